@@ -1,0 +1,1 @@
+"""JSON schema → constraint: the engines behind grammar-constrained tool calls."""

@@ -1,0 +1,146 @@
+"""The token-level generation loop, the same for every backend.
+
+One step: logits → logits hook (the grammar masks what it forbids) → sample → hook accepts
+the token and may hand back tokens it forces (jump-forward) → the backend evaluates the
+sampled token and the forced ones as one batch. Stop tokens, stop strings, max_tokens, a full
+context and cancellation end the loop between tokens.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from .backend import Backend
+from .sampling import Sampler, SamplingParams
+
+
+class LogitsHook(Protocol):
+    """What the grammar layer plugs into the loop."""
+
+    def mask(self, logits: np.ndarray) -> None:
+        """Set the logits of every token the constraint forbids to -inf, in place."""
+
+    def accept(self, token: int) -> list[int]:
+        """Advance past a sampled token; return tokens the constraint forces next."""
+
+    def done(self) -> bool:
+        """True when the constraint admits nothing more: generation ends here."""
+
+
+@dataclass
+class GeneratedToken:
+    token: int
+    text: str  # the text this token completes; "" inside a multi-byte character or a held stop prefix
+    forced: bool = False
+
+
+class Generation:
+    """Iterate it for tokens; afterwards finish_reason and the counts are set.
+
+    finish_reason: "stop" (end of turn, stop string, or the constraint is complete),
+    "length" (max_tokens or the context is full), "cancelled" (the cancel event was set).
+    """
+
+    def __init__(self, backend: Backend, prompt: list[int], params: SamplingParams,
+                 hook: LogitsHook | None = None, cancel: threading.Event | None = None):
+        params.validate()
+        if len(prompt) >= backend.n_ctx:
+            raise ValueError(f"the prompt has {len(prompt)} tokens; the context holds {backend.n_ctx}")
+        self.backend, self.prompt, self.params, self.hook = backend, prompt, params, hook
+        self.cancel = cancel or threading.Event()
+        self.finish_reason: str | None = None
+        self.stop_text: str | None = None  # the stop string that ended generation, if any
+        self.completion_tokens = 0
+        self.forced_tokens = 0
+        self.tokens: list[int] = []
+
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.prompt)
+
+    def __iter__(self) -> Iterator[GeneratedToken]:
+        backend, params, hook = self.backend, self.params, self.hook
+        sampler = Sampler(params)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopMatcher(params.stop)
+        budget = min(params.max_tokens or backend.n_ctx, backend.n_ctx - len(self.prompt))
+        stop_ids = backend.special.stop_ids
+        logits = backend.prefill(self.prompt)
+        while True:
+            if self.cancel.is_set():
+                self.finish_reason = "cancelled"
+                break
+            if hook is not None:
+                hook.mask(logits)
+            token = sampler(logits)
+            if token in stop_ids or (hook is not None and not np.isfinite(logits[token])):
+                self.finish_reason = "stop"
+                break
+            forced = hook.accept(token) if hook is not None else []
+            batch = [token, *forced][: budget - self.completion_tokens]
+            self.completion_tokens += len(batch)
+            self.forced_tokens += len(batch) - 1
+            self.tokens.extend(batch)
+            ended = False
+            for i, tok in enumerate(batch):
+                if tok in stop_ids:  # a constraint may force the end-of-turn token itself
+                    ended = True
+                    break
+                text, hit = stops.push(decoder.decode(backend.token_bytes(tok)))
+                yield GeneratedToken(tok, text, forced=i > 0)
+                if hit is not None:
+                    self.stop_text, ended = hit, True
+                    break
+            if ended or (hook is not None and hook.done()):
+                self.finish_reason = "stop"
+                break
+            if self.completion_tokens >= budget:
+                self.finish_reason = "length"
+                break
+            logits = backend.append(batch)
+        tail = stops.flush(decoder.decode(b"", final=True)) if self.stop_text is None else ""
+        if tail:
+            yield GeneratedToken(-1, tail)
+
+    def text(self) -> str:
+        """Run to the end and return the whole text."""
+        return "".join(t.text for t in self)
+
+
+class StopMatcher:
+    """Holds back text that could be the start of a stop string, and reports a full match."""
+
+    def __init__(self, stops: tuple[str, ...]):
+        self.stops = tuple(s for s in stops if s)
+        self.pending = ""
+
+    def push(self, text: str) -> tuple[str, str | None]:
+        if not self.stops:
+            return text, None
+        self.pending += text
+        for stop in self.stops:
+            at = self.pending.find(stop)
+            if at >= 0:
+                out, self.pending = self.pending[:at], ""
+                return out, stop
+        keep = max((_overlap(self.pending, s) for s in self.stops), default=0)
+        out = self.pending[: len(self.pending) - keep]
+        self.pending = self.pending[len(self.pending) - keep:]
+        return out, None
+
+    def flush(self, text: str) -> str:
+        out, self.pending = self.pending + text, ""
+        return out
+
+
+def _overlap(text: str, stop: str) -> int:
+    """The length of the longest suffix of text that is a proper prefix of stop."""
+    for n in range(min(len(text), len(stop) - 1), 0, -1):
+        if text.endswith(stop[:n]):
+            return n
+    return 0
