@@ -1,1 +1,31 @@
-"""JSON schema → constraint: the engines behind grammar-constrained tool calls."""
+"""JSON schema → constraint: the engines behind grammar-constrained tool calls.
+
+An engine turns a grammar tree (grammars.spec) into a LogitsHook for the generation loop.
+ENGINES maps a name to "module:Class"; adding an engine is adding a module with a class that
+takes (tokens, control_ids, stop_ids, tokenize) and offers compile(node) and constraint(node).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+ENGINES: dict[str, str] = {
+    "llguidance": "localcall.grammars.llguidance_engine:LLGuidanceEngine",
+    "outlines": "localcall.grammars.outlines_engine:OutlinesEngine",
+}
+DEFAULT_ENGINE = os.environ.get("LOCALCALL_ENGINE", "llguidance")
+
+
+def make_engine(name: str, backend):
+    """An engine over this backend's vocabulary (built once per model: it walks every token)."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown grammar engine {name!r}; known: {', '.join(ENGINES)}")
+    module_name, _, cls_name = ENGINES[name].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except ImportError as exc:
+        raise RuntimeError(f"grammar engine {name!r} is not installed ({exc}); pip install 'localcall[{name}]'") from exc
+    tokens = [backend.token_bytes(i) for i in range(backend.n_vocab)]
+    return cls(tokens, backend.special.control_ids, backend.special.stop_ids,
+               lambda text: backend.tokenize(text, special=True))

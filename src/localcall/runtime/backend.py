@@ -24,8 +24,11 @@ class SpecialTokens:
     eos: str = ""
     # Tokens that end an assistant turn besides eos (<|eot_id|>, <|im_end|>, <end_of_turn>...).
     end_of_turn_ids: frozenset[int] = field(default_factory=frozenset)
-    # Every control/special token of the vocabulary by text, for format detection.
+    # Every control or user-defined token of the vocabulary by text, for format detection.
     by_text: dict[str, int] = field(default_factory=dict)
+    # Control tokens: the model writes them as one token, never spelled out, so grammars refer
+    # to them by id. User-defined tokens (Qwen's <tool_call>) are matched as text.
+    control_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def stop_ids(self) -> frozenset[int]:
@@ -51,6 +54,7 @@ class Backend(Protocol):
     n_ctx: int
     special: SpecialTokens
     chat_template: str | None
+    adds_bos: bool  # whether prompts start with bos (when the template does not write it)
     stats: EvalStats
 
     def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]: ...

@@ -8,6 +8,7 @@ is read after it, and its entries replace ours by name. A path given instead of 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,8 +143,12 @@ def parse_registry_text(text: str, file: str) -> tuple[dict[str, ModelSpec], str
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        # tomllib reports a repeated [models.x] table as "Cannot declare ... twice".
-        raise RegistryError(f"{file}: {exc}") from exc
+        # tomllib reports a repeated [models.x] table as "Cannot declare ('models', 'x') twice".
+        twice = re.match(r"Cannot declare \('models', '([^']+)'\) twice(.*)", str(exc))
+        if twice:
+            raise RegistryError(f"{file}: model {twice.group(1)!r} is defined twice{twice.group(2)}; "
+                                f"names must be unique") from None
+        raise RegistryError(f"{file}: {exc}") from None
     unknown = set(data) - {"models", "default"}
     if unknown:
         raise RegistryError(f"{file}: unknown top-level key(s) {sorted(unknown)}; expected [models.NAME] tables and 'default'")

@@ -1,0 +1,174 @@
+"""The `localcall` command: models | chat | serve | convert | bench.
+
+Heavy imports (llama.cpp, torch, the server) happen inside the commands, so `localcall --help`
+and `localcall models` stay quick.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Local open-weight models with native, grammar-constrained tool calling.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+RegistryOpt = typer.Option(None, "--registry", envvar="LOCALCALL_MODELS",
+                           help="Your models.toml; its entries override the shipped ones.")
+ModelOpt = typer.Option(None, "--model", "-m", help="A registry name, a .gguf file or an HF directory (default: the registry's default).")
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _registry(path: Optional[str]):
+    from .runtime.registry import RegistryError, load_registry
+
+    try:
+        return load_registry(path)
+    except RegistryError as exc:
+        _fail(str(exc))
+
+
+def _load(name: Optional[str], registry, engine: Optional[str] = None):
+    from .runtime.chat import ChatModel
+    from .runtime.sources import WeightsMissing
+
+    kwargs = {"engine": engine} if engine else {}
+    try:
+        return ChatModel.load(name, registry=registry, **kwargs)
+    except (KeyError, WeightsMissing, FileNotFoundError, RuntimeError, ValueError) as exc:
+        _fail(str(exc).strip("'\""))
+
+
+@app.command()
+def models(registry: Optional[str] = RegistryOpt) -> None:
+    """List the models in the registry, whether their weights are here, and their chat format."""
+    from .runtime.catalog import describe
+
+    reg = _registry(registry)
+    table = Table(title=f"models ({', '.join(reg.files)})")
+    for column in ("name", "backend", "weights", "present", "chat format", "context"):
+        table.add_column(column)
+    for spec in reg.models.values():
+        info = describe(spec, reg)
+        name = f"{info.name} [bold](default)[/bold]" if info.default else info.name
+        table.add_row(name, info.backend, info.source, "yes" if info.present else "[yellow]no[/yellow]",
+                      info.chat_format, info.context)
+    console.print(table)
+
+
+@app.command()
+def chat(
+    message: Optional[str] = typer.Argument(None, help="The message; omit it to chat interactively."),
+    model: Optional[str] = ModelOpt,
+    system: Optional[str] = typer.Option(None, "--system", "-s", help="A system message."),
+    tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module whose @tool functions the model may call."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    temperature: Optional[float] = typer.Option(None, "--temperature", "-t"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Grammar engine: llguidance (default) or outlines."),
+    registry: Optional[str] = RegistryOpt,
+) -> None:
+    """Answer a message, streaming the reply as it is generated."""
+    chat_model = _load(model, _registry(registry), engine)
+    sampling = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
+    messages = [{"role": "system", "content": system}] if system else []
+    if tools:
+        from .tools import load_tools
+        from .tools.terminal import run_chat_with_tools
+
+        toolset = load_tools(tools)
+    prompts = [message] if message is not None else _read_prompts()
+    for prompt in prompts:
+        messages.append({"role": "user", "content": prompt})
+        if tools:
+            messages = run_chat_with_tools(chat_model, messages, toolset, console, **sampling)
+        else:
+            messages.append(_stream_reply(chat_model, messages, sampling))
+
+
+def _read_prompts():
+    err.print("[dim]interactive chat; an empty line or Ctrl-D ends it[/dim]")
+    while True:
+        try:
+            line = console.input("[bold]> [/bold]")
+        except EOFError:
+            return
+        if not line.strip():
+            return
+        yield line
+
+
+def _stream_reply(chat_model, messages, sampling) -> dict:
+    from .messages import ContentDelta, Finished, ReasoningDelta
+    from .runtime.chat import RequestError
+
+    try:
+        for event in chat_model.stream(messages, **sampling):
+            if isinstance(event, ContentDelta):
+                console.print(event.text, end="", markup=False, highlight=False)
+            elif isinstance(event, ReasoningDelta):
+                console.print(event.text, end="", style="dim", markup=False, highlight=False)
+            elif isinstance(event, Finished):
+                console.print()
+                if event.result.finish_reason == "length":
+                    err.print("[dim](stopped at max_tokens)[/dim]")
+                return event.result.message()
+    except RequestError as exc:
+        _fail(str(exc))
+    raise AssertionError("stream ended without Finished")
+
+
+@app.command()
+def serve(
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Serve this model (repeatable); default: the registry's default."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    api_key: Optional[list[str]] = typer.Option(None, "--api-key", envvar="LOCALCALL_API_KEY", help="Accepted Bearer key (repeatable)."),
+    no_auth: bool = typer.Option(False, "--no-auth", help="Allow requests without a key even when binding beyond loopback."),
+    tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module whose @tool functions the server executes."),
+    registry: Optional[str] = RegistryOpt,
+) -> None:
+    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
+    from .server.serve import run
+
+    reg = _registry(registry)
+    loaded = {}
+    for name in model or [None]:
+        chat_model = _load(name, reg)
+        loaded[chat_model.name] = chat_model
+    run(loaded, host=host, port=port, api_keys=list(api_key or []), no_auth=no_auth, tools=tools, registry=reg)
+
+
+@app.command()
+def convert(name: str = typer.Argument(..., help="A registry entry whose source is `convert`."),
+            registry: Optional[str] = RegistryOpt) -> None:
+    """Make the HF directory a `convert` entry needs (once; cached)."""
+    from .runtime.sources import resolve
+
+    reg = _registry(registry)
+    spec = reg.get(name)
+    if spec.source.kind != "convert":
+        _fail(f"{name} is not a converted model (its source is {spec.source.describe()})")
+    console.print(f"{name}: {resolve(spec, reg)}")
+
+
+def _mount_bench() -> None:
+    try:
+        from .bench.cli import app as bench_app
+    except ImportError:  # the bench extras are optional
+        return
+    app.add_typer(bench_app, name="bench", help="Tool-selection accuracy and speed benchmarks.")
+
+
+_mount_bench()
+
+if __name__ == "__main__":
+    app()

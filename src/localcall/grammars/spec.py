@@ -1,0 +1,219 @@
+"""An engine-neutral description of what a turn may look like, built from a family's CallSyntax.
+
+Families describe their call syntax (formats.base.CallSyntax); this module turns it, with the
+offered tools and the tool_choice mode, into a small grammar tree that each engine compiles:
+
+    Seq / Alt / Repeat       structure
+    Lit                      fixed text; a control token's text becomes Special
+    Special                  one control token by id ([TOOL_CALLS], <|python_tag|>…)
+    Json                     a JSON value matching a schema
+    Text                     free text; `lazy_until` makes it end at the first trigger,
+                             `not_starting_with` forbids a first character (Llama 3's "{")
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Union
+
+from ..formats.base import CallSyntax
+from ..messages import ToolChoice, ToolSpec
+from ..runtime.backend import SpecialTokens
+from .schema import check_schema
+
+
+@dataclass(frozen=True)
+class Lit:
+    text: str
+
+
+@dataclass(frozen=True)
+class Special:
+    token_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Json:
+    schema_json: str  # canonical JSON text, so nodes hash and compare by value
+
+    @property
+    def schema(self) -> dict:
+        return json.loads(self.schema_json)
+
+
+@dataclass(frozen=True)
+class Text:
+    lazy_until: str | None = None  # ends with (and includes) this trigger text
+    not_starting_with: str | None = None
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Alt:
+    options: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    item: "Node"
+    separator: "Node"
+    min: int = 1
+    max: int | None = None  # None: unbounded
+
+
+@dataclass(frozen=True)
+class Optional_:
+    item: "Node"
+
+
+Node = Union[Lit, Special, Json, Text, Seq, Alt, Repeat, Optional_]
+
+
+def json_node(schema: dict) -> Json:
+    return Json(json.dumps(closed(schema), sort_keys=False, separators=(",", ":")))
+
+
+def closed(schema):
+    """The schema with every object that lists its properties, and says nothing of others,
+    closed to unlisted ones. JSON Schema allows extra keys by default, and a model given that
+    freedom invents arguments no tool takes; what we generate still validates against the
+    user's original schema."""
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: (closed(v) if k not in ("enum", "const", "default", "examples") else v) for k, v in schema.items()}
+    if "properties" in out and "additionalProperties" not in out and "patternProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def literal(text: str, special: SpecialTokens, control_ids: frozenset[int]) -> Node:
+    """Fixed text, with every control token inside it as its own Special node: the model
+    writes a control token as one token, never spelled out in characters."""
+    parts: list[Node] = []
+    rest = text
+    controls = sorted(((t, i) for t, i in special.by_text.items() if i in control_ids and t),
+                      key=lambda ti: -len(ti[0]))
+    while rest:
+        hit = min(((rest.find(t), t, i) for t, i in controls if t in rest), default=None)
+        if hit is None:
+            parts.append(Lit(rest))
+            break
+        at, tok_text, tok_id = hit
+        if at:
+            parts.append(Lit(rest[:at]))
+        parts.append(Special(tok_id, tok_text))
+        rest = rest[at + len(tok_text):]
+    return parts[0] if len(parts) == 1 else Seq(tuple(parts))
+
+
+def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
+    args = json_node(tool.parameters)
+    if syntax.body == "name_args":
+        body = Seq((lit(tool.name), lit(syntax.args_marker), args))
+    else:
+        body = json_node({
+            "type": "object",
+            "properties": {syntax.name_key: {"const": tool.name}, syntax.args_key: tool.parameters},
+            "required": [syntax.name_key, syntax.args_key],
+            "additionalProperties": False,
+        })
+    return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
+
+
+def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
+                       parallel: bool, special: SpecialTokens, control_ids: frozenset[int]) -> Node | None:
+    """The grammar of a whole assistant turn; None when nothing is constrained."""
+    if choice.mode == "none" or not tools:
+        return None
+    for tool in tools:
+        check_schema(tool.parameters, where=f"tool {tool.name!r} parameters")
+    offered = tools
+    if choice.mode == "named":
+        offered = [t for t in tools if t.name == choice.name]
+        if not offered:
+            raise ValueError(f"tool_choice names {choice.name!r}, which is not among the tools offered")
+
+    def lit(text: str) -> Node:
+        return literal(text, special, control_ids) if text else Lit("")
+
+    calls = [call_node(syntax, t, lit) for t in offered]
+    one_call = calls[0] if len(calls) == 1 else Alt(tuple(calls))
+    many = Repeat(one_call, lit(syntax.separator), min=1, max=None if parallel else 1)
+    section = Seq(tuple(n for n in (lit(syntax.section_start), many, lit(syntax.section_end)) if n != Lit("")))
+    forced = choice.mode in ("required", "named")
+
+    if not syntax.trigger:  # constrained from the first token (the generic family)
+        if forced or syntax.answer_schema is None:
+            return section
+        return Alt((section, json_node(syntax.answer_schema)))
+    if forced:
+        return section
+    return _lazy(section, syntax, lit, special, control_ids)
+
+
+def _lazy(section: Node, syntax: CallSyntax, lit, special: SpecialTokens, control_ids: frozenset[int]) -> Node:
+    """tool_choice="auto": free text, and a call section once the trigger appears."""
+    trigger = syntax.trigger
+    opening = syntax.section_start + syntax.call_start
+    trigger_id = special.by_text.get(trigger)
+    if trigger_id is not None and trigger_id in control_ids:
+        # A control-token trigger can never occur inside free text: text, then maybe the section.
+        return Seq((Optional_(Text()), Optional_(section)))
+    if opening.startswith(trigger):
+        # A text trigger: free text lazily up to and including the trigger, then the rest of the
+        # section, which therefore must not repeat the trigger text.
+        rest = _strip_prefix(section, trigger)
+        return Alt((Text(), Seq((Text(lazy_until=trigger), rest))))
+    # The trigger is the call body's own first characters (Llama 3: a message that is a JSON
+    # object is a call): free text may not start with them.
+    return Alt((Text(not_starting_with=trigger[0]), section))
+
+
+def _strip_prefix(node: Node, prefix: str) -> Node:
+    """The node without its first `prefix` characters of fixed text."""
+    if not prefix:
+        return node
+    if isinstance(node, Lit):
+        if not node.text.startswith(prefix):
+            raise ValueError(f"trigger {prefix!r} is not where the call section starts")
+        return Lit(node.text[len(prefix):])
+    if isinstance(node, Seq):
+        head = node.items[0]
+        if isinstance(head, Lit) and len(head.text) <= len(prefix) and prefix.startswith(head.text):
+            return _strip_prefix(Seq(node.items[1:]), prefix[len(head.text):])
+        return Seq((_strip_prefix(head, prefix), *node.items[1:]))
+    if isinstance(node, Repeat):
+        # The first item loses the trigger; later items keep it (they repeat the opening).
+        first = _strip_prefix(node.item, prefix)
+        if node.max == 1:
+            return first
+        more = Repeat(node.item, node.separator, min=1, max=None if node.max is None else node.max - 1)
+        return Seq((first, Optional_(Seq((node.separator, more)))))
+    if isinstance(node, Alt):
+        return Alt(tuple(_strip_prefix(o, prefix) for o in node.options))
+    raise ValueError(f"trigger {prefix!r} is not where the call section starts")
+
+
+def build_response_format_grammar(response_format: dict | None) -> Node | None:
+    """OpenAI response_format: {"type": "json_object"} | {"type": "json_schema", "json_schema": {"schema"}}."""
+    if not response_format or response_format.get("type") in (None, "text"):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return json_node({"type": "object"})
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            raise ValueError("response_format.json_schema.schema must be a JSON schema object")
+        check_schema(schema, where="response_format.json_schema.schema")
+        return json_node(schema)
+    raise ValueError(f"response_format.type must be 'text', 'json_object' or 'json_schema', not {kind!r}")

@@ -1,0 +1,206 @@
+"""The llama.cpp backend, on llama.h through llama-cpp-python's ctypes bindings.
+
+We use the C API rather than `llama_cpp.Llama` because the loop needs the raw next-token
+logits after every decode (Llama.eval keeps them only with logits_all), control over the
+KV cache for prefix reuse, and the model-load parameter below.
+
+The crash: llama.cpp built from source on CPUs that report AMX/AVX-512 segfaults inside
+decode on any multi-token batch when weights are repacked into the "extra buffer types"
+(llama-server needs --no-repack there). We always load with use_extra_bufts=False: a build
+flag would only fix wheels we build, not the one pip compiles on a user's machine.
+benchmarks/speed.py measures what this costs on the machine at hand.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import llama_cpp as L
+import numpy as np
+
+from .backend import EvalStats, SpecialTokens
+
+_backend_ready = False
+
+
+def _init_backend() -> None:
+    global _backend_ready
+    if not _backend_ready:
+        L.llama_backend_init()
+        if not os.environ.get("LOCALCALL_LLAMA_LOG"):
+            # llama.cpp logs every load to stderr; keep the CLI's output readable.
+            L.llama_log_set(_silent_log, ctypes.c_void_p(0))
+        _backend_ready = True
+
+
+@L.llama_log_callback
+def _silent_log(level, text, user_data):  # pragma: no cover - called from C
+    return None
+
+
+class LlamaCppBackend:
+    name = "llama.cpp"
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
+                 gpu_layers: int = 0, n_batch: int = 512, vocab_only: bool = False):
+        """vocab_only: load the vocabulary and metadata but no weights (for `localcall models`)."""
+        _init_backend()
+        self.model_path = str(model_path)
+        mparams = L.llama_model_default_params()
+        mparams.use_extra_bufts = False  # see the module docstring
+        mparams.n_gpu_layers = gpu_layers
+        mparams.vocab_only = vocab_only
+        self._model = L.llama_model_load_from_file(self.model_path.encode(), mparams)
+        if not self._model:
+            raise RuntimeError(f"llama.cpp could not load {self.model_path} (not a GGUF file, or an unsupported architecture)")
+        self._vocab = L.llama_model_get_vocab(self._model)
+        self.n_vocab = L.llama_vocab_n_tokens(self._vocab)
+        trained = L.llama_model_n_ctx_train(self._model)
+        self._ctx = None
+        self.stats = EvalStats()
+        self._pieces: dict[int, bytes] = {}
+        self.special = self._special_tokens()
+        self.adds_bos = bool(L.llama_vocab_get_add_bos(self._vocab))
+        raw = L.llama_model_chat_template(self._model, None)
+        self.chat_template = raw.decode("utf-8") if raw else None
+        self.n_ctx = trained
+        self.threads = 0
+        if vocab_only:
+            return
+        cparams = L.llama_context_default_params()
+        cparams.n_ctx = min(n_ctx or trained, trained) if trained > 0 else (n_ctx or 4096)
+        cparams.n_batch = cparams.n_ubatch = n_batch
+        cparams.n_seq_max = 1
+        n_threads = threads or max(1, (os.cpu_count() or 2))
+        cparams.n_threads = cparams.n_threads_batch = n_threads
+        self._ctx = L.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            L.llama_model_free(self._model)
+            raise RuntimeError(f"llama.cpp could not create a context of {cparams.n_ctx} tokens for {self.model_path}")
+        self.n_ctx = L.llama_n_ctx(self._ctx)
+        self.n_batch = n_batch
+        self.threads = n_threads
+        self._memory = L.llama_get_memory(self._ctx)
+        self._tokens: list[int] = []  # what the KV cache holds, in order
+
+    # --- vocabulary ------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        size = len(data) + 8
+        buf = (L.llama_token * size)()
+        n = L.llama_tokenize(self._vocab, data, len(data), buf, size, add_bos, special)
+        if n < 0:  # the buffer was too small; n is minus the size needed
+            size = -n
+            buf = (L.llama_token * size)()
+            n = L.llama_tokenize(self._vocab, data, len(data), buf, size, add_bos, special)
+        return list(buf[:n])
+
+    def token_bytes(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            buf = ctypes.create_string_buffer(64)
+            n = L.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = L.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
+            piece = self._pieces[token] = buf.raw[:n]
+        return piece
+
+    def token_text(self, token: int) -> str:
+        """The vocabulary entry itself (what engines need to build their tokenizer)."""
+        return L.llama_vocab_get_text(self._vocab, token).decode("utf-8", errors="replace")
+
+    def _special_tokens(self) -> SpecialTokens:
+        def tok(value: int) -> int | None:
+            return value if value >= 0 else None
+
+        bos, eos = tok(L.llama_vocab_bos(self._vocab)), tok(L.llama_vocab_eos(self._vocab))
+        by_text: dict[str, int] = {}
+        end_of_turn: set[int] = set()
+        control: set[int] = set()
+        for t in range(self.n_vocab):
+            attr = L.llama_vocab_get_attr(self._vocab, t)
+            if attr & (L.LLAMA_TOKEN_ATTR_CONTROL | L.LLAMA_TOKEN_ATTR_USER_DEFINED):
+                by_text[self.token_bytes(t).decode("utf-8", errors="replace")] = t
+            if attr & L.LLAMA_TOKEN_ATTR_CONTROL:
+                control.add(t)
+            if L.llama_vocab_is_eog(self._vocab, t):
+                end_of_turn.add(t)
+        return SpecialTokens(
+            bos_id=bos, eos_id=eos,
+            bos=self.token_bytes(bos).decode("utf-8", "replace") if bos is not None else "",
+            eos=self.token_bytes(eos).decode("utf-8", "replace") if eos is not None else "",
+            end_of_turn_ids=frozenset(end_of_turn), by_text=by_text, control_ids=frozenset(control),
+        )
+
+    # --- evaluation ------------------------------------------------------------------------
+
+    def prefill(self, tokens: list[int]) -> np.ndarray:
+        if not tokens:
+            raise ValueError("cannot prefill an empty prompt")
+        common = 0
+        limit = min(len(tokens), len(self._tokens))
+        while common < limit and tokens[common] == self._tokens[common]:
+            common += 1
+        # The last token must be evaluated again to get fresh logits for it.
+        common = min(common, len(tokens) - 1)
+        if not L.llama_memory_seq_rm(self._memory, -1, common, -1):
+            L.llama_memory_clear(self._memory, True)  # recurrent caches cannot drop a suffix
+            common = 0
+        del self._tokens[common:]
+        self.stats = EvalStats(prompt_tokens=len(tokens), reused_tokens=common,
+                               evaluated_tokens=len(tokens) - common)
+        return self.append(tokens[common:])
+
+    def append(self, tokens: list[int]) -> np.ndarray:
+        if len(self._tokens) + len(tokens) > self.n_ctx:
+            raise ValueError(f"{len(self._tokens) + len(tokens)} tokens do not fit the context of {self.n_ctx}")
+        for start in range(0, len(tokens), self.n_batch):
+            chunk = tokens[start:start + self.n_batch]
+            arr = (L.llama_token * len(chunk))(*chunk)
+            rc = L.llama_decode(self._ctx, L.llama_batch_get_one(arr, len(chunk)))
+            if rc != 0:
+                # The cache may now hold part of the chunk: forget it so the next prefill starts clean.
+                L.llama_memory_clear(self._memory, True)
+                self._tokens.clear()
+                raise RuntimeError(f"llama_decode failed with code {rc}")
+            self._tokens.extend(chunk)
+        # A view into llama.cpp's buffer, valid until the next decode; the hook masks it in place.
+        return np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, -1), shape=(self.n_vocab,))
+
+    # --- facts -----------------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, str]:
+        def meta(key: str) -> str | None:
+            buf = ctypes.create_string_buffer(256)
+            n = L.llama_model_meta_val_str(self._model, key.encode(), buf, 256)
+            return buf.value.decode("utf-8", "replace") if n >= 0 else None
+
+        desc = ctypes.create_string_buffer(256)
+        L.llama_model_desc(self._model, desc, 256)
+        return {
+            "architecture": meta("general.architecture") or "?",
+            "description": desc.value.decode("utf-8", "replace"),
+            "parameters": str(L.llama_model_n_params(self._model)),
+            "size_bytes": str(L.llama_model_size(self._model)),
+            "n_vocab": str(self.n_vocab),
+            "n_ctx": str(self.n_ctx),
+            "threads": str(self.threads),
+        }
+
+    def close(self) -> None:
+        if getattr(self, "_ctx", None):  # absent when vocab_only
+            L.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_model", None):
+            L.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self):  # pragma: no cover - interpreter shutdown order varies
+        try:
+            self.close()
+        except Exception:
+            pass
