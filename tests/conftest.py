@@ -57,3 +57,102 @@ def hf_model(registry, hf_backend):
 def any_model(request):
     """Each backend in turn as a ChatModel, on the same real weights."""
     return request.getfixturevalue("default_model" if request.param == "llama.cpp" else "hf_model")
+
+
+# --- tools and the agent loop (tests/test_tools_*.py) ----------------------------------------
+
+
+class ScriptedModel:
+    """A test double for the model in agent-loop tests: it replies from a script and records
+    every request. A reply is a ChatResult, or a function of the messages returning one."""
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.requests: list[dict] = []
+
+    def chat(self, messages, *, tools=None, tool_choice="auto", **options):
+        self.requests.append({"messages": [dict(m) for m in messages],
+                              "tools": [t.name for t in tools or []],
+                              "tool_choice": tool_choice, "options": options})
+        if not self.replies:
+            raise AssertionError("the model was asked more often than the script foresaw")
+        reply = self.replies.pop(0)
+        return reply(messages) if callable(reply) else reply
+
+    @staticmethod
+    def calls(*calls):
+        """A reply calling tools: calls are (name, arguments dict or raw JSON text)."""
+        import json
+
+        from localcall.messages import ChatResult, ToolCall
+
+        tool_calls = [ToolCall(id=f"call_{name}_{i}", name=name,
+                               arguments=args if isinstance(args, str) else json.dumps(args))
+                      for i, (name, args) in enumerate(calls)]
+        return ChatResult(content=None, tool_calls=tool_calls, finish_reason="tool_calls")
+
+    @staticmethod
+    def answer(text):
+        from localcall.messages import ChatResult
+
+        return ChatResult(content=text, finish_reason="stop")
+
+
+@pytest.fixture
+def scripted_model():
+    """The ScriptedModel class: scripted_model(scripted_model.calls(...), scripted_model.answer(...))."""
+    return ScriptedModel
+
+
+@pytest.fixture
+def tools_audit(tmp_path):
+    """An audit log in a real SQLite file of its own."""
+    from localcall.tools import AuditLog
+
+    with AuditLog(tmp_path / "audit.sqlite3") as log:
+        yield log
+
+
+# --- benchmarks (tests/test_bench_*.py) --------------------------------------------------------
+
+
+_OMIT = object()
+
+
+def _first_allowed(allowed: list):
+    """A concrete value for one parameter: its first allowed value that is not "" (_OMIT when
+    "" is all there is). Nested answers {key: [allowed]} recurse."""
+    values = [a for a in allowed if a != ""]
+    return _concrete(values[0]) if values else _OMIT
+
+
+def _concrete(option):
+    if isinstance(option, dict) and all(isinstance(v, list) for v in option.values()):
+        picked = {k: _first_allowed(v) for k, v in option.items()}
+        return {k: v for k, v in picked.items() if v is not _OMIT}
+    if isinstance(option, list):
+        return [_concrete(o) for o in option]
+    return option
+
+
+def _answer_calls(case):
+    """The calls a case's ground truth describes. A parameter that may be left out and that
+    the schema does not know is left out (BFCL's answers list a few such)."""
+    from localcall.bench.checker import Call
+
+    docs = {fn["name"]: fn for fn in case.functions}
+    calls = []
+    for answer in case.expected.calls:
+        (name, params), = answer.items()
+        known = docs[name]["parameters"].get("properties", {})
+        picked = {param: _first_allowed(allowed) for param, allowed in params.items()
+                  if param in known or "" not in allowed}
+        arguments = {param: value for param, value in picked.items() if value is not _OMIT}
+        calls.append(Call(name, arguments))
+    return calls
+
+
+@pytest.fixture
+def answer_calls():
+    """answer_calls(case) -> [Call]: the calls the case's ground truth describes."""
+    return _answer_calls

@@ -121,6 +121,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens reused from the KV cache
+    forced_tokens: int = 0  # completion tokens the grammar forced (evaluated in batches, not sampled)
 
     @property
     def total_tokens(self) -> int:

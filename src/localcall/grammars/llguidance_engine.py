@@ -8,6 +8,7 @@ grammar forces so the loop can evaluate them as one batch (jump-forward).
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 
 import llguidance
@@ -160,5 +161,9 @@ class _Vocab:
 
 
 def _clean_error(message: str) -> str:
-    """llguidance errors carry the whole grammar; the first lines say what is wrong."""
-    return message.split("<grammar>")[0].strip().splitlines()[0] if message else "invalid grammar"
+    """llguidance errors carry the whole grammar and a position in our generated Lark; the
+    first line, past that position, says what is wrong ("Unimplemented keys: ["not"]")."""
+    if not message:
+        return "invalid grammar"
+    first = message.split("<grammar>")[0].strip().splitlines()[0]
+    return re.sub(r"^at \d+\(\d+\): (failed to compile JSON schema: )?", "", first)

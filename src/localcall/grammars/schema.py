@@ -15,7 +15,7 @@ class SchemaError(ValueError):
     """A schema we cannot constrain generation with. `where` says which one, `path` which field."""
 
     def __init__(self, message: str, *, where: str = "", path: str = ""):
-        self.where, self.path = where, path
+        self.reason, self.where, self.path = message, where, path
         at = f" at {path}" if path else ""
         super().__init__(f"{where}{at}: {message}" if where else message)
 

@@ -146,7 +146,9 @@ def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolCh
 
     calls = [call_node(syntax, t, lit) for t in offered]
     one_call = calls[0] if len(calls) == 1 else Alt(tuple(calls))
-    many = Repeat(one_call, lit(syntax.separator), min=1, max=None if parallel else 1)
+    # A named tool_choice means one call of that tool, as OpenAI does.
+    single = not parallel or choice.mode == "named"
+    many = Repeat(one_call, lit(syntax.separator), min=1, max=1 if single else None)
     section = Seq(tuple(n for n in (lit(syntax.section_start), many, lit(syntax.section_end)) if n != Lit("")))
     forced = choice.mode in ("required", "named")
 

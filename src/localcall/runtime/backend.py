@@ -70,6 +70,10 @@ class Backend(Protocol):
         """
         ...
 
+    def reset(self) -> None:
+        """Forget the KV cache."""
+        ...
+
     def append(self, tokens: list[int]) -> np.ndarray:
         """Evaluate `tokens` after the current context (one batch); return the next logits."""
         ...

@@ -22,8 +22,8 @@ from typing import Iterator
 
 from .. import formats
 from ..grammars import DEFAULT_ENGINE, make_engine
-from ..grammars.schema import validate_instance
-from ..grammars.spec import build_response_format_grammar, build_tool_grammar
+from ..grammars.schema import SchemaError, check_schema, validate_instance
+from ..grammars.spec import build_response_format_grammar, build_tool_grammar, json_node
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, MalformedToolCall, Message,
                         ReasoningDelta, ToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolChoice,
                         ToolSpec, Usage)
@@ -76,7 +76,9 @@ class ChatModel:
         path = resolve(spec, registry, progress=progress)
         backend = backend_class(spec.backend)(path, n_ctx=n_ctx or spec.context_length, threads=spec.threads,
                                               gpu_layers=spec.gpu_layers)
-        return cls(spec, backend, engine=engine)
+        model = cls(spec, backend, engine=engine)
+        model.engine  # built now (it walks the vocabulary), not inside the first request
+        return model
 
     @property
     def engine(self):
@@ -118,6 +120,8 @@ class ChatModel:
                                f"{self.backend.n_ctx}", "messages")
         grammar = None
         if constrained:
+            for tool in offered:  # compiled alone first, so an error names the tool
+                self._check_tool(tool)
             try:
                 if offered:
                     grammar = build_tool_grammar(self.format.call_syntax(self.backend.special), offered, choice,
@@ -130,6 +134,17 @@ class ChatModel:
             except ValueError as exc:  # SchemaError included: it names the tool and field
                 raise RequestError(str(exc), "tools" if offered else "response_format") from None
         return PreparedRequest(prompt=prompt, tools=offered, params=params, grammar=grammar, parse_tools=bool(offered))
+
+    def _check_tool(self, tool: ToolSpec) -> None:
+        where = f"tool {tool.name!r} parameters"
+        try:
+            check_schema(tool.parameters, where=where)
+            try:
+                self.engine.compile(json_node(tool.parameters))
+            except SchemaError as exc:
+                raise SchemaError(exc.reason, where=where, path=exc.path) from None
+        except SchemaError as exc:
+            raise RequestError(str(exc), "tools") from None
 
     def stream(self, messages: list[Message], *, cancel: threading.Event | None = None, **request) -> Iterator[ChatEvent]:
         """Events as they are generated, ending with Finished(result)."""
@@ -162,7 +177,7 @@ class ChatModel:
             yield from assembler.take(parser.finish())
         stats = self.backend.stats
         usage = Usage(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
-                      cached_tokens=stats.reused_tokens)
+                      cached_tokens=stats.reused_tokens, forced_tokens=gen.forced_tokens)
         yield Finished(assembler.result(gen.finish_reason or "stop", usage))
 
     def describe(self) -> dict[str, str]:

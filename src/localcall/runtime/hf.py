@@ -89,6 +89,11 @@ class TransformersBackend:
         self.stats = EvalStats(prompt_tokens=len(tokens), reused_tokens=common, evaluated_tokens=len(tokens) - common)
         return self.append(tokens[common:])
 
+    def reset(self) -> None:
+        """Forget the KV cache (the next prefill evaluates everything)."""
+        self._cache = None
+        self._tokens.clear()
+
     @torch.inference_mode()
     def append(self, tokens: list[int]) -> np.ndarray:
         if len(self._tokens) + len(tokens) > self.n_ctx:
@@ -118,7 +123,7 @@ class TransformersBackend:
         }
 
     def close(self) -> None:
-        self._cache = None
+        self.reset()
 
 
 def _token_pieces(tokenizer, n_vocab: int) -> list[bytes]:

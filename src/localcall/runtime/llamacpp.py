@@ -44,12 +44,15 @@ class LlamaCppBackend:
     name = "llama.cpp"
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
-                 gpu_layers: int = 0, n_batch: int = 512, vocab_only: bool = False):
-        """vocab_only: load the vocabulary and metadata but no weights (for `localcall models`)."""
+                 gpu_layers: int = 0, n_batch: int = 512, vocab_only: bool = False,
+                 extra_buffer_types: bool = False):
+        """vocab_only: load the vocabulary and metadata but no weights (for `localcall models`).
+        extra_buffer_types: llama.cpp's own default, which crashes on some CPUs (see above);
+        only benchmarks/speed.py turns it on, in a subprocess, to measure what leaving it off costs."""
         _init_backend()
         self.model_path = str(model_path)
         mparams = L.llama_model_default_params()
-        mparams.use_extra_bufts = False  # see the module docstring
+        mparams.use_extra_bufts = extra_buffer_types  # off: see the module docstring
         mparams.n_gpu_layers = gpu_layers
         mparams.vocab_only = vocab_only
         self._model = L.llama_model_load_from_file(self.model_path.encode(), mparams)
@@ -155,6 +158,11 @@ class LlamaCppBackend:
                                evaluated_tokens=len(tokens) - common)
         return self.append(tokens[common:])
 
+    def reset(self) -> None:
+        """Forget the KV cache (the next prefill evaluates everything)."""
+        L.llama_memory_clear(self._memory, True)
+        self._tokens.clear()
+
     def append(self, tokens: list[int]) -> np.ndarray:
         if len(self._tokens) + len(tokens) > self.n_ctx:
             raise ValueError(f"{len(self._tokens) + len(tokens)} tokens do not fit the context of {self.n_ctx}")
@@ -163,9 +171,7 @@ class LlamaCppBackend:
             arr = (L.llama_token * len(chunk))(*chunk)
             rc = L.llama_decode(self._ctx, L.llama_batch_get_one(arr, len(chunk)))
             if rc != 0:
-                # The cache may now hold part of the chunk: forget it so the next prefill starts clean.
-                L.llama_memory_clear(self._memory, True)
-                self._tokens.clear()
+                self.reset()  # the cache may hold part of the chunk: the next prefill starts clean
                 raise RuntimeError(f"llama_decode failed with code {rc}")
             self._tokens.extend(chunk)
         # A view into llama.cpp's buffer, valid until the next decode; the hook masks it in place.

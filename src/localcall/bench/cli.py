@@ -1,0 +1,86 @@
+"""`localcall bench ...`: the benchmark commands (mounted by the main CLI)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+
+from .report import write_report
+from .runner import ChatTarget, read_results, run_cases
+from .suites import load_suite, sample
+
+app = typer.Typer(help="Benchmarks: tool-calling accuracy across models.", no_args_is_help=True)
+console = Console()
+
+DEFAULT_SUITE = "bfcl:simple_python,multiple,parallel,parallel_multiple,irrelevance"
+
+
+def results_path(out: Path, model: str, constrained: bool) -> Path:
+    stem = re.sub(r"[^\w.@-]+", "_", model)  # model names may be paths
+    return out / "results" / (f"{stem}.jsonl" if constrained else f"{stem}.unconstrained.jsonl")
+
+
+def _in_process(names: list[str]) -> Iterator[tuple[str, ChatTarget, str]]:
+    """Each model loaded in turn, so only one is in memory at a time."""
+    from ..runtime.chat import ChatModel
+    from ..runtime.registry import load_registry
+
+    registry = load_registry()
+    for name in names:
+        yield name, ChatModel.load(name), registry.get(name).description
+
+
+def _served(endpoint: str, names: list[str] | None) -> Iterator[tuple[str, ChatTarget, str]]:
+    from .endpoint import OpenAITarget, served_models
+
+    for name in names or served_models(endpoint)[:1]:
+        # The address is part of the label: the same model served elsewhere is another result.
+        yield f"{name}@{urlparse(endpoint).netloc}", OpenAITarget(endpoint, name), f"served at {endpoint}"
+
+
+@app.command()
+def accuracy(
+    models: str = typer.Option(None, help="Comma-separated model names or paths. Default: the registry's "
+                                          "default model; with --endpoint, the first model the server lists."),
+    suite: list[str] = typer.Option([DEFAULT_SUITE], help="bfcl:CATEGORY[,CATEGORY...], localcall, or a suite "
+                                                          ".json file; repeat for several."),
+    limit: int = typer.Option(None, min=1, help="At most N cases per category, sampled with --seed."),
+    seed: int = typer.Option(0, help="Seed of the per-category sample."),
+    endpoint: str = typer.Option(None, help="Score an OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1"),
+    compare: bool = typer.Option(False, help="Run each model with and without constrained decoding."),
+    out: Path = typer.Option(Path("bench-results"), help="Folder for results (resumable) and the report."),
+    max_tokens: int = typer.Option(None, min=1, help="Cap each answer; default: the model's own setting."),
+):
+    """Tool-calling accuracy per category and model, BFCL-compatible; resumable."""
+    if compare and endpoint:
+        raise typer.BadParameter("--compare turns constrained decoding off, which only in-process models allow",
+                                 param_hint="--compare")
+    try:
+        cases = sample([case for spec in suite for case in load_suite(spec)], limit, seed)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--suite") from exc
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    if endpoint:
+        targets = _served(endpoint, names)
+    else:
+        from ..runtime.registry import load_registry
+
+        targets = _in_process(names or [load_registry().default])
+    options = {"max_tokens": max_tokens} if max_tokens else {}
+    wanted = {(c.suite, c.id) for c in cases}
+    records = []
+    for model, target, info in targets:
+        for constrained in (True, False) if compare else (True,):
+            path = results_path(out, model, constrained)
+            run_cases(target, cases, path, model=model, constrained=constrained, model_info=info, options=options)
+            # The report covers this command's cases, whatever else the file holds from other runs.
+            records += [r for r in read_results(path) if r.key in wanted]
+    files = write_report(records, out)
+    console.print(Markdown(files.markdown.read_text(encoding="utf-8")))
+    console.print(f"results: {out / 'results'}\nreport: {files.markdown}, {files.csv}, {files.plot}")

@@ -1,0 +1,171 @@
+"""Tool calling for models whose template knows nothing of tools (SmolLM2, Gemma 3 base).
+
+Prompt: the model's own turn template is kept; the tools are described in the system
+message, which asks for exactly one JSON object as the answer, either
+
+    {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
+    {"response": "It is sunny in Paris."}
+
+Since the template cannot show calls or results, the conversation is rewritten before
+rendering: an assistant turn with calls becomes that JSON object as its text, an assistant
+answer becomes {"response": ...} while tools are offered, and each run of tool results becomes
+one user turn, every result opened by a line naming the tool and the call id. The grammar
+constrains the answer from its first token (empty trigger), so the object is always whole.
+
+Parser outcomes (besides those of every parser, see stream.py):
+- {"response": "..."}: the decoded string streams out as content.
+- {"tool_calls": [...]}: each object is a call; other keys are skipped.
+- An answer that does not open with {"response" or {"tool_calls" (no grammar, tools not
+  offered) is plain content, all of it.
+- The output ending inside the response string or after it is not an error (max_tokens cut
+  the answer); ending anywhere else inside the object is malformed. Text after the object is
+  content.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..messages import Message, ToolSpec
+from ..runtime.backend import SpecialTokens
+from .base import CallSyntax, register
+from .stream import Malformed, StreamParser
+from .templated import TemplateFormat
+
+RESPONSE, TOOL_CALLS = "response", "tool_calls"
+ANSWER_SCHEMA = {"type": "object", "properties": {RESPONSE: {"type": "string"}}, "required": [RESPONSE],
+                 "additionalProperties": False}
+INSTRUCTIONS = """You can use tools. Each tool is described by a JSON object with its name, what it does, and the JSON Schema of its arguments:
+{tools}
+
+Answer with exactly one JSON object and nothing else, in one of two forms:
+{{"tool_calls": [{{"name": "<tool name>", "arguments": {{<arguments>}}}}]}} to call one or more tools;
+{{"response": "<your answer>"}} to answer directly."""
+
+
+def describe_tools(tools: list[ToolSpec]) -> str:
+    lines = [json.dumps({"name": t.name, "description": t.description, "parameters": t.parameters},
+                        ensure_ascii=False) for t in tools]
+    return INSTRUCTIONS.format(tools="\n".join(lines))
+
+
+def answer_text(msg: Message, tools_offered: bool) -> str:
+    """An assistant turn as the JSON object the model is asked to write."""
+    if msg.get("tool_calls"):
+        # The protocol has no room for text beside calls; the calls are what the turn did.
+        calls = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in msg["tool_calls"]]
+        return json.dumps({TOOL_CALLS: calls}, ensure_ascii=False)
+    if tools_offered:
+        return json.dumps({RESPONSE: msg["content"]}, ensure_ascii=False)
+    return msg["content"]
+
+
+def result_text(msg: Message) -> str:
+    return f"Result of tool {msg['name']} (call {msg.get('tool_call_id', '')}):\n{msg['content']}"
+
+
+def rewrite(messages: list[Message], tools: list[ToolSpec] | None) -> list[Message]:
+    out: list[Message] = []
+    after_result = False
+    for msg in messages:
+        if msg["role"] == "tool":
+            if after_result:  # one user turn per run of results: templates want turns to alternate
+                out[-1]["content"] += "\n\n" + result_text(msg)
+            else:
+                out.append({"role": "user", "content": result_text(msg)})
+            after_result = True
+            continue
+        after_result = False
+        if msg["role"] == "assistant":
+            out.append({"role": "assistant", "content": answer_text(msg, bool(tools))})
+        else:
+            out.append(msg)
+    if tools:
+        if out and out[0]["role"] == "system":
+            out[0] = {**out[0], "content": out[0]["content"] + "\n\n" + describe_tools(tools)}
+        else:
+            out.insert(0, {"role": "system", "content": describe_tools(tools)})
+    return out
+
+
+def opening(text: str) -> str | None:
+    """Which answer `text` opens: RESPONSE, TOOL_CALLS, "" for plain text, None while undecided."""
+    rest = text.lstrip()
+    if not rest:
+        return None
+    if rest[0] != "{":
+        return ""
+    rest = rest[1:].lstrip()
+    if not rest:
+        return None
+    if rest[0] != '"':
+        return ""
+    rest = rest[1:]
+    for key in (RESPONSE, TOOL_CALLS):
+        quoted = key + '"'
+        if rest.startswith(quoted):
+            after = rest[len(quoted):].lstrip()
+            return None if not after else key if after[0] == ":" else ""
+    return None if any((k + '"').startswith(rest) for k in (RESPONSE, TOOL_CALLS)) else ""
+
+
+class GenericParser(StreamParser):
+    def parse(self):
+        while (form := opening(self.buf)) is None and (yield from self.more()):
+            pass
+        if form:
+            yield from self.skip_space()
+            self.open_section()
+            if not (yield from self.answer_object()):
+                return
+            self.close_section()
+            yield from self.skip_space()
+        yield from self.text_until((), self.content)
+
+    def answer_object(self):
+        """Read the answer object; False when the output ended inside it (outside any call)."""
+        yield from self.expect("{")
+        while (yield from self.skip_space()) != "}":
+            key = yield from self.json_string()
+            yield from self.skip_space()
+            yield from self.expect(":")
+            if (yield from self.skip_space()) is None:
+                return False
+            if key == RESPONSE and self.buf[0] == '"':
+                if not (yield from self.json_string_text(self.content)):
+                    return False
+            elif key == TOOL_CALLS:
+                yield from self.call_list()
+            else:
+                yield from self.json_value(lambda _: None)
+            after = yield from self.skip_space()
+            if after is None:
+                return False
+            if after == ",":
+                self.take(1)
+            elif after != "}":
+                raise Malformed("expected ',' or '}' in the answer object")
+        self.take(1)
+        return True
+
+
+@register
+class GenericFormat(TemplateFormat):
+    name = "generic"
+    builtin = "builtin:chatml"
+    builtin_when_template_lacks_tools = False
+
+    def call_syntax(self, special: SpecialTokens) -> CallSyntax:
+        return CallSyntax(trigger="", section_start='{"tool_calls": [', separator=", ", section_end="]}",
+                          answer_schema=ANSWER_SCHEMA)
+
+    def parser(self, tools) -> GenericParser:
+        return GenericParser()
+
+    def adapt(self, messages: list[Message], tools: list[ToolSpec] | None):
+        # The template never sees `tools`: a template that knew them would show them twice.
+        return rewrite(messages, tools), None
+
+    @classmethod
+    def detect(cls, template: str | None, special: SpecialTokens) -> int:
+        return 1  # any template can be driven this way; every native family scores higher

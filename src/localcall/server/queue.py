@@ -1,0 +1,176 @@
+"""Back-pressure and the worker threads: one bounded queue in front of each model instance.
+
+A model generates for one request at a time (`ChatModel.lock`). Requests are admitted while
+at most `max_waiting` of them wait behind the one generating; beyond that the answer is 429
+with a Retry-After estimated from how long generations have been taking. An admitted
+request waits for the model's slot on the event loop (not in a blocked thread), and gives up
+with 503 when its deadline passes first.
+
+A generation runs in a thread of its own, so the event loop never waits on llama.cpp; events
+cross to the loop one by one. The consumer stopping early (client gone, deadline) sets the
+generation's cancel event, which the generation loop checks between tokens. The slot is
+released when the thread has really finished, so the next generation never queues on the
+model's lock inside a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from ..messages import ChatEvent, Finished, Message
+from ..runtime.chat import ChatModel
+from .errors import APIError
+
+log = logging.getLogger("localcall.server")
+
+_SMOOTHING = 0.3  # weight of the newest generation in the running average of their durations
+
+
+@dataclass(eq=False)
+class _Job:
+    cancel: threading.Event
+    started: float  # loop time
+    thread: threading.Thread | None = None
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+@dataclass(eq=False)
+class Ticket:
+    """An admitted request: counted against the queue's bound until released."""
+
+    queue: "ModelQueue"
+    released: bool = field(default=False)
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.queue._admitted -= 1
+
+
+class ModelQueue:
+    def __init__(self, model: ChatModel, *, max_waiting: int = 8):
+        if max_waiting < 0:
+            raise ValueError("max_waiting must be >= 0")
+        self.model = model
+        self.max_waiting = max_waiting
+        self._admitted = 0
+        self._slot = asyncio.Lock()
+        self._jobs: set[_Job] = set()
+        self._average_seconds = 2.0  # a guess until the first generation is measured
+
+    @property
+    def admitted(self) -> int:
+        return self._admitted
+
+    def admit(self) -> Ticket:
+        """A ticket for one request (all of its generations); APIError 429 when the queue is full."""
+        if self._admitted > self.max_waiting:
+            raise APIError(429, f"The server is busy: {self.model.name} has {self.max_waiting} request(s) waiting "
+                                f"already. Retry after the time in the Retry-After header.",
+                           code="queue_full", headers={"Retry-After": self.retry_after()})
+        self._admitted += 1
+        return Ticket(self)
+
+    def retry_after(self) -> str:
+        """Seconds until a place is likely free: the average generation time per request ahead."""
+        return str(max(1, min(600, math.ceil(self._average_seconds * max(1, self._admitted)))))
+
+    async def stream(self, messages: list[Message], *, cancel: threading.Event, deadline: float,
+                     **request) -> AsyncIterator[ChatEvent]:
+        """ChatModel.stream run in a worker thread once the slot is free; ends with Finished.
+
+        Raises the runtime's RequestError (before any event) and APIError 503 when the deadline
+        (loop time) passes while waiting. When the deadline passes during generation, the
+        generation is cancelled and Finished carries finish_reason "cancelled".
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(self._slot.acquire(), timeout=max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            raise APIError(503, f"Timed out waiting for {self.model.name}: the requests ahead of this one took "
+                                f"longer than its time limit.", code="queue_timeout",
+                           headers={"Retry-After": self.retry_after()}) from None
+        events: asyncio.Queue = asyncio.Queue()
+        job = _Job(cancel, loop.time())
+        job.thread = threading.Thread(target=self._work, args=(loop, events, job, messages, request),
+                                      name=f"localcall-generate-{self.model.name}", daemon=True)
+        self._jobs.add(job)
+        try:
+            job.thread.start()
+        except BaseException:
+            self._finished(job)
+            raise
+        finished = False
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0 and not cancel.is_set():
+                    cancel.set()  # the generation ends within a token; keep reading until Finished
+                try:
+                    item = await asyncio.wait_for(events.get(), None if cancel.is_set() else remaining)
+                except TimeoutError:
+                    continue
+                if isinstance(item, _Failure):
+                    raise item.error
+                finished = isinstance(item, Finished)
+                yield item
+                if finished:
+                    return
+        finally:
+            if not finished:
+                cancel.set()  # the consumer left early: stop generating for nobody
+
+    def _work(self, loop: asyncio.AbstractEventLoop, events: asyncio.Queue, job: _Job,
+              messages: list[Message], request: dict) -> None:
+        """The worker thread: every event to the loop, then the slot back."""
+
+        def post(item) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, item)
+            except RuntimeError:
+                pass  # the loop is closed (shutdown): nobody is listening any more
+
+        try:
+            # closing(): an exception or an early end still releases the model's lock.
+            with closing(self.model.stream(messages, cancel=job.cancel, **request)) as stream:
+                for event in stream:
+                    post(event)
+        except BaseException as exc:  # every failure is reported to the waiting request
+            post(_Failure(exc))
+        finally:
+            try:
+                loop.call_soon_threadsafe(self._finished, job)
+            except RuntimeError:
+                pass
+
+    def _finished(self, job: _Job) -> None:
+        self._jobs.discard(job)
+        elapsed = asyncio.get_running_loop().time() - job.started
+        self._average_seconds += _SMOOTHING * (elapsed - self._average_seconds)
+        self._slot.release()
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Cancel every generation and wait for its thread, so no thread is inside llama.cpp
+        when the model is freed at exit."""
+        threads = []
+        for job in list(self._jobs):
+            job.cancel.set()
+            if job.thread is not None:
+                threads.append(job.thread)
+        if threads:
+            await asyncio.to_thread(_join, threads, timeout)
+
+
+def _join(threads: list[threading.Thread], timeout: float) -> None:
+    for thread in threads:
+        thread.join(timeout)

@@ -1,0 +1,231 @@
+"""The agent loop: one engine for the Python API, `localcall chat --tools` and the server.
+
+messages + tools → model.chat → if it called tools: append the assistant message (with its
+tool_calls) first, run the calls concurrently through the pipeline, append one `tool`
+message per call in call order, and ask the model again. It stops at an answer, at
+max_steps, or (for the server) at a call to a tool the caller runs itself.
+
+The loop is an async generator of events (astream); everything else is a view of it: run
+and arun return its last event's RunResult, events() iterates it from sync code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Literal, Protocol, Sequence, Union
+
+from ..messages import ChatResult, Message, ToolCall, ToolChoice, ToolSpec, Usage
+from .approval import Approver
+from .audit import AuditLog
+from .definition import Tool
+from .outcome import ToolOutcome
+from .pipeline import ToolExecutor
+from .policy import Policy
+from .registry import ToolRegistry
+
+
+class ChatModelLike(Protocol):
+    """What the loop needs from a model: runtime.chat.ChatModel, a remote client, a test double."""
+
+    def chat(self, messages: list[Message], *, tools: list[ToolSpec] | None = None,
+             tool_choice: Any = "auto", **options: Any) -> ChatResult: ...
+
+
+# final: the model answered. max_steps: the step budget ran out, the last step's tool results
+# are in the transcript. client_tool_calls: the model called tools the caller executes; they
+# are in pending_calls, and the transcript ends with the results of the server's own calls.
+RunStatus = Literal["final", "max_steps", "client_tool_calls"]
+
+
+@dataclass
+class RunResult:
+    status: RunStatus
+    message: Message  # the last assistant message
+    messages: list[Message]  # the transcript: the input, then everything the run added
+    steps: int  # model calls made
+    outcomes: list[ToolOutcome] = field(default_factory=list)  # every executed call, in order
+    pending_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"  # of the last model call
+    usage: Usage = field(default_factory=Usage)  # summed over the steps
+    input_length: int = 0
+
+    @property
+    def content(self) -> str | None:
+        return self.message.get("content")
+
+    @property
+    def new_messages(self) -> list[Message]:
+        return self.messages[self.input_length:]
+
+
+@dataclass
+class StepStarted:
+    step: int  # 1-based; the model is about to be asked
+
+
+@dataclass
+class ModelReplied:
+    step: int
+    result: ChatResult
+
+
+@dataclass
+class CallStarted:
+    step: int
+    index: int  # the call's position in the assistant message's tool_calls
+    call: ToolCall
+
+
+@dataclass
+class CallFinished:
+    step: int
+    index: int
+    call: ToolCall
+    outcome: ToolOutcome
+
+
+@dataclass
+class RunFinished:
+    result: RunResult
+
+
+AgentEvent = Union[StepStarted, ModelReplied, CallStarted, CallFinished, RunFinished]
+
+
+class Agent:
+    def __init__(self, model: ChatModelLike, tools: ToolRegistry | Iterable[Tool | Callable] = (), *,
+                 policy: Policy | None = None, approve: Approver | None = None,
+                 audit: AuditLog | None = None, principal: str = "local", max_steps: int = 8):
+        """tools: Tools, plain functions (wrapped with @tool) or a registry. audit: where the
+        calls are logged; by default the file default_audit_path() names."""
+        if max_steps < 1:
+            raise ValueError("max_steps must be at least 1")
+        self.model = model
+        registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+        self.executor = ToolExecutor(registry, audit=audit or AuditLog(), policy=policy, approve=approve)
+        self.principal = principal
+        self.max_steps = max_steps
+
+    def run(self, messages: list[Message] | str, **options: Any) -> RunResult:
+        """Sync: the loop to its end. Options as for astream."""
+        for event in self.events(messages, **options):
+            pass
+        return event.result
+
+    async def arun(self, messages: list[Message] | str, **options: Any) -> RunResult:
+        async for event in self.astream(messages, **options):
+            pass
+        return event.result
+
+    def events(self, messages: list[Message] | str, **options: Any) -> Iterator[AgentEvent]:
+        """astream for sync code: each event as it happens, on an event loop of its own."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("Agent.run/events cannot run inside an event loop; use arun/astream")
+        loop = asyncio.new_event_loop()
+        stream = self.astream(messages, **options)
+        try:
+            while True:
+                try:
+                    event = loop.run_until_complete(stream.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield event
+        finally:
+            loop.run_until_complete(stream.aclose())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    async def astream(self, messages: list[Message] | str, *, principal: str | None = None,
+                      client_tools: Sequence[ToolSpec] = (), tool_choice: Any = "auto",
+                      max_steps: int | None = None, **chat_options: Any) -> AsyncIterator[AgentEvent]:
+        """The loop, as events; the last one is RunFinished.
+
+        principal: who the calls run for (policy, approval, audit); the agent's by default.
+        client_tools: tools offered to the model that the caller executes itself (the server's
+          client-defined tools); a call to one ends the run with status "client_tool_calls".
+        tool_choice: for the first step only; later steps use "auto", or "required" would
+          never let the model answer.
+        chat_options: passed to model.chat (temperature, max_tokens, seed, parallel_tool_calls...).
+        """
+        principal = principal or self.principal
+        transcript = [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+        input_length = len(transcript)
+        specs = [t.spec() for t in self.executor.visible(principal)] + list(client_tools)
+        client_names = {s.name for s in client_tools}
+        _check_offer(specs, client_names, ToolChoice.parse(tool_choice), principal)
+        budget = max_steps or self.max_steps
+        outcomes: list[ToolOutcome] = []
+        usage = Usage()
+
+        def finish(status: RunStatus, pending: list[ToolCall] = ()) -> RunFinished:
+            return RunFinished(RunResult(status, message, transcript, step, outcomes, list(pending),
+                                         result.finish_reason, usage, input_length))
+
+        for step in range(1, budget + 1):
+            yield StepStarted(step)
+            result = await asyncio.to_thread(self.model.chat, list(transcript), tools=specs or None,
+                                             tool_choice=tool_choice if step == 1 else "auto",
+                                             **chat_options)
+            usage = _add(usage, result.usage)
+            yield ModelReplied(step, result)
+            message = result.message()
+            transcript.append(message)  # before any tool message: results must follow their call
+            if not result.tool_calls:
+                yield finish("final")
+                return
+            ours = [(i, c) for i, c in enumerate(result.tool_calls) if c.name not in client_names]
+            theirs = [c for c in result.tool_calls if c.name in client_names]
+            step_outcomes: dict[int, ToolOutcome] = {}
+            async with aclosing(self._execute(step, ours, principal)) as calls:
+                async for event in calls:
+                    if isinstance(event, CallFinished):
+                        step_outcomes[event.index] = event.outcome
+                    yield event
+            for i, _ in ours:
+                outcomes.append(step_outcomes[i])
+                transcript.append(step_outcomes[i].message())
+            if theirs:
+                yield finish("client_tool_calls", theirs)
+                return
+        yield finish("max_steps")
+
+    async def _execute(self, step: int, calls: list[tuple[int, ToolCall]],
+                       principal: str) -> AsyncIterator[CallStarted | CallFinished]:
+        """Start every call of the step at once; report each as it finishes."""
+        for i, call in calls:
+            yield CallStarted(step, i, call)
+        tasks = {asyncio.create_task(self.executor.execute(call, principal)): (i, call) for i, call in calls}
+        pending = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda t: tasks[t][0]):
+                    i, call = tasks[task]
+                    yield CallFinished(step, i, call, task.result())
+        finally:
+            for task in pending:  # the consumer stopped early: do not leave calls running
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _check_offer(specs: list[ToolSpec], client_names: set[str], choice: ToolChoice, principal: str) -> None:
+    names = [s.name for s in specs]
+    clash = {n for n in names if names.count(n) > 1}
+    if clash:
+        raise ValueError(f"tool names offered twice (a client tool named like a server tool?): "
+                         f"{sorted(clash)}")
+    if choice.mode == "required" and not specs:
+        raise ValueError(f"tool_choice='required' but no tool is available to {principal!r}")
+    if choice.mode == "named" and choice.name not in names:
+        raise ValueError(f"tool_choice names {choice.name!r}, which is not available to {principal!r}")
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens,
+                 a.cached_tokens + b.cached_tokens)

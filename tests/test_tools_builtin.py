@@ -1,0 +1,190 @@
+"""The shipped tools: safe arithmetic, units, time, read-only SQL, a confined file reader.
+They are exercised through the pipeline, as the model would call them."""
+
+import asyncio
+import json
+import os
+import sqlite3
+
+import pytest
+
+from localcall.messages import ToolCall
+from localcall.tools import ToolExecutor
+from localcall.tools.builtin import calculator, convert_units, current_time, file_reader, sql_query_tool
+from localcall.tools.builtin.database import build_database, connect_read_only
+
+
+def run(t, tools_audit, **args):
+    """Call tool t through the pipeline; the model's view: (ok, parsed content)."""
+    out = asyncio.run(ToolExecutor([t], audit=tools_audit).execute(
+        ToolCall("c", t.name, json.dumps(args)), "tester"))
+    return out.ok, (json.loads(out.content) if out.content[:1] in "{[" else out.content)
+
+
+@pytest.mark.parametrize("expression, result", [
+    ("2 + 3 * 4", 14), ("(12.5 + 7) * 3", 58.5), ("-2 ** 2", -4), ("7 // 2 + 7 % 2", 4),
+    ("sqrt(16) + abs(-1)", 5.0), ("round(pi, 2)", 3.14), ("max(1, 5, 3)", 5), ("2 ** 100", 2 ** 100),
+])
+def test_calculator(tools_audit, expression, result):
+    ok, content = run(calculator, tools_audit, expression=expression)
+    assert ok and content == {"expression": expression, "result": result}
+
+
+@pytest.mark.parametrize("expression, error", [
+    ("9 ** 9 ** 9", "too large"),
+    ("2 ** 100000", "too large"),
+    ("10 ** 2000 * 10 ** 2000", "too large"),
+    ("1 / 0", "division by zero"),
+    ("__import__('os').system('true')", "not allowed"),
+    ("().__class__", "not allowed"),
+    ("open('x')", "not allowed"),
+    ("x + 1", "not allowed"),
+    ("'a' * 3", "not allowed"),
+    ("1 if 1 else 2", "not allowed"),
+    ("2 +", "does not parse"),
+    ("sqrt(-1)", "cannot compute"),
+    ("exp(1000)", "cannot compute"),
+    ("1" * 600, "longer than"),
+])
+def test_calculator_refuses(tools_audit, expression, error):
+    ok, content = run(calculator, tools_audit, expression=expression)
+    assert not ok and error in content["error"] and content["suggestion"]
+
+
+@pytest.mark.parametrize("args, result", [
+    ({"value": 100, "from_unit": "F", "to_unit": "C"}, 37.7777777778),
+    ({"value": 0, "from_unit": "C", "to_unit": "K"}, 273.15),
+    ({"value": 10, "from_unit": "km", "to_unit": "mi"}, 6.21371192237),
+    ({"value": 1, "from_unit": "GiB", "to_unit": "MB"}, 1073.741824),
+    ({"value": 2, "from_unit": "lb", "to_unit": "g"}, 907.18474),
+])
+def test_convert_units(tools_audit, args, result):
+    ok, content = run(convert_units, tools_audit, **args)
+    assert ok and content["result"] == result
+
+
+def test_convert_units_refuses_other_dimensions_and_unknown_units(tools_audit):
+    ok, content = run(convert_units, tools_audit, value=1, from_unit="kg", to_unit="m")
+    assert not ok and content["error"] == "cannot convert mass (kg) to length (m)"
+    assert content["suggestion"].startswith("pick a target unit of mass: kg, g")
+    ok, content = run(convert_units, tools_audit, value=1, from_unit="parsec", to_unit="m")
+    assert not ok and "'parsec' is not one of" in content["error"]
+
+
+def test_current_time(tools_audit):
+    ok, content = run(current_time, tools_audit, timezone="Asia/Tokyo")
+    assert ok and content["utc_offset"] == "+09:00" and content["iso"].endswith("+09:00")
+    assert content["date"] in content["iso"]
+    ok, content = run(current_time, tools_audit)
+    assert ok and content["timezone"] == "UTC"
+    for bad in ("Mars/Olympus", "../../etc/passwd"):
+        ok, content = run(current_time, tools_audit, timezone=bad)
+        assert not ok and "unknown time zone" in content["error"] and "IANA" in content["suggestion"]
+
+
+@pytest.fixture
+def shop(tmp_path):
+    path = build_database(tmp_path / "shop.sqlite3")
+    return path, sql_query_tool(path, max_rows=3, time_limit=0.5)
+
+
+def test_sql_reads(tools_audit, shop):
+    _, query = shop
+    assert "orders(id INTEGER" in query.description and "subscriptions(" in query.description
+    ok, content = run(query, tools_audit, sql="SELECT status, total FROM orders WHERE id = 4521")
+    assert ok and content == {"columns": ["status", "total"], "rows": [["shipped", 120.0]],
+                              "row_count": 1, "truncated": False}
+    ok, content = run(query, tools_audit, sql="SELECT id FROM customers ORDER BY id")
+    assert ok and content["row_count"] == 3 and content["truncated"]
+    ok, content = run(query, tools_audit, sql="SELECT plan FROM nowhere")
+    assert not ok and "no such table" in content["error"] and "customers(" in content["suggestion"]
+
+
+@pytest.mark.parametrize("sql", [
+    "DELETE FROM orders",
+    "UPDATE customers SET name = 'x'",
+    "DROP TABLE invoices",
+    "INSERT INTO products VALUES (99, 'x', 'home', 1, 1)",
+    "  pragma writable_schema = 1",
+    "ATTACH DATABASE '/tmp/x.db' AS x",
+    "WITH x AS (SELECT 1) DELETE FROM orders",          # a query start, a write inside
+    "WITH x AS (SELECT 1) INSERT INTO products SELECT 100, 'x', 'home', 1, 1",
+    "SELECT 1; DROP TABLE orders",
+    "SELECT * FROM pragma_table_info('orders')",
+])
+def test_sql_refuses_writes(tools_audit, shop, sql):
+    path, query = shop
+    ok, content = run(query, tools_audit, sql=sql)
+    assert not ok and content["error"] and content["suggestion"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM orders").fetchone() == (6,)
+        assert db.execute("SELECT count(*) FROM products").fetchone() == (9,)
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'invoices'").fetchone() == (1,)
+
+
+def test_sql_file_itself_is_opened_read_only(shop):
+    """The last layer alone: even with the authorizer out of the way, mode=ro refuses."""
+    path, _ = shop
+    db = connect_read_only(path)
+    db.set_authorizer(None)
+    db.execute("PRAGMA query_only = OFF")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db.execute("DELETE FROM orders")
+    db.close()
+
+
+def test_sql_runaway_query_is_stopped(tools_audit, shop):
+    _, query = shop
+    ok, content = run(query, tools_audit, sql="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                                              "SELECT count(*) FROM c")
+    assert not ok and "ran longer than 0.5 s" in content["error"]
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    root = tmp_path / "root"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "readme.md").write_text("hello")
+    (root / "blob.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "secret.txt").write_text("TOP SECRET")
+    os.symlink(tmp_path / "secret.txt", root / "link_out.txt")
+    os.symlink(tmp_path, root / "dir_out")
+    os.symlink(root / "docs" / "readme.md", root / "link_in.md")
+    return root
+
+
+def test_file_reader_reads_inside(tools_audit, sandbox):
+    reader = file_reader(sandbox, max_bytes=3)
+    assert run(reader, tools_audit, path="docs/readme.md") == (
+        True, {"path": "docs/readme.md", "content": "hel", "truncated": True})
+    ok, content = run(reader, tools_audit, path="link_in.md")  # a link that stays inside is fine
+    assert ok and content["content"] == "hel"
+    ok, content = run(reader, tools_audit, path="./docs//readme.md")
+    assert ok
+
+
+@pytest.mark.parametrize("path, error", [
+    ("../secret.txt", "'..' is not allowed"),
+    ("docs/../../secret.txt", "'..' is not allowed"),
+    ("docs\\..\\..\\secret.txt", "'..' is not allowed"),
+    ("/etc/passwd", "absolute path"),
+    ("~/.bashrc", "absolute path"),
+    ("C:\\Windows\\win.ini", "absolute path"),
+    ("link_out.txt", "outside the root"),
+    ("dir_out/secret.txt", "outside the root"),
+    ("", "empty"),
+])
+def test_file_reader_refuses_escapes(tools_audit, sandbox, path, error):
+    ok, content = run(file_reader(sandbox), tools_audit, path=path)
+    assert not ok and error in content["error"]
+    assert "TOP SECRET" not in json.dumps(content)
+
+
+def test_file_reader_helps_with_wrong_paths(tools_audit, sandbox):
+    reader = file_reader(sandbox)
+    ok, content = run(reader, tools_audit, path="docs/missing.md")
+    assert not ok and content["suggestion"] == "files near it: docs/readme.md"
+    ok, content = run(reader, tools_audit, path="docs")
+    assert not ok and "is a directory" in content["error"]
+    ok, content = run(reader, tools_audit, path="blob.bin")
+    assert not ok and "binary" in content["error"]
