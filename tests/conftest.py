@@ -156,3 +156,72 @@ def _answer_calls(case):
 def answer_calls():
     """answer_calls(case) -> [Call]: the calls the case's ground truth describes."""
     return _answer_calls
+
+
+# --- the server (tests/test_server_*.py) ---------------------------------------------------------
+
+
+class LiveServer:
+    """A real uvicorn server on a free loopback port, in a background thread."""
+
+    def __init__(self, app):
+        import socket
+        import threading
+        import time
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.app = app
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def client(self, api_key: str = "unused", **options):
+        """The official openai client; no retries, so a 429 reaches the test."""
+        import openai
+
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0,
+                             timeout=options.pop("timeout", 120), **options)
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """start_server(models, settings) -> LiveServer; every server stops at the end of the session."""
+    from localcall.server import create_app
+
+    servers = []
+
+    def start(models, settings=None):
+        servers.append(LiveServer(create_app(models, settings)))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(start_server, default_model):
+    """The default model (SmolLM2-135M) served as "smollm2-135m", no key, generous limits."""
+    from localcall.server import ServerSettings
+
+    return start_server({"smollm2-135m": default_model}, ServerSettings(request_timeout=300, default_max_tokens=256))
+
+
+@pytest.fixture(scope="session")
+def openai_client(live_server):
+    return live_server.client()

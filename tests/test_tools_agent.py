@@ -132,11 +132,11 @@ def test_tool_choice_applies_to_the_first_step_only(scripted_model, tools_audit)
 
 def test_usage_is_summed(scripted_model, tools_audit):
     first = scripted_model.calls(("get_time", {"city": "Oslo"}))
-    first.usage = Usage(10, 5, 2)
+    first.usage = Usage(10, 5, 2, 1)
     last = scripted_model.answer("noon")
-    last.usage = Usage(20, 3, 12)
+    last.usage = Usage(20, 3, 12, 4)
     result = Agent(scripted_model(first, last), [get_time], audit=tools_audit).run("time?")
-    assert (result.usage.prompt_tokens, result.usage.completion_tokens, result.usage.cached_tokens) == (30, 8, 14)
+    assert result.usage == Usage(30, 8, 14, 5)
 
 
 def test_permission_scoping_hides_and_refuses(scripted_model, tools_audit):

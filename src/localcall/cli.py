@@ -85,13 +85,18 @@ def chat(
         from .tools.terminal import run_chat_with_tools
 
         toolset = load_tools(tools)
+    from .runtime.chat import RequestError
+
     prompts = [message] if message is not None else _read_prompts()
     for prompt in prompts:
         messages.append({"role": "user", "content": prompt})
-        if tools:
-            messages = run_chat_with_tools(chat_model, messages, toolset, console, **sampling)
-        else:
-            messages.append(_stream_reply(chat_model, messages, sampling))
+        try:
+            if tools:
+                messages = run_chat_with_tools(chat_model, messages, toolset, console, **sampling)
+            else:
+                messages.append(_stream_reply(chat_model, messages, sampling))
+        except RequestError as exc:
+            _fail(str(exc))
 
 
 def _read_prompts():
@@ -108,21 +113,17 @@ def _read_prompts():
 
 def _stream_reply(chat_model, messages, sampling) -> dict:
     from .messages import ContentDelta, Finished, ReasoningDelta
-    from .runtime.chat import RequestError
 
-    try:
-        for event in chat_model.stream(messages, **sampling):
-            if isinstance(event, ContentDelta):
-                console.print(event.text, end="", markup=False, highlight=False)
-            elif isinstance(event, ReasoningDelta):
-                console.print(event.text, end="", style="dim", markup=False, highlight=False)
-            elif isinstance(event, Finished):
-                console.print()
-                if event.result.finish_reason == "length":
-                    err.print("[dim](stopped at max_tokens)[/dim]")
-                return event.result.message()
-    except RequestError as exc:
-        _fail(str(exc))
+    for event in chat_model.stream(messages, **sampling):
+        if isinstance(event, ContentDelta):
+            console.print(event.text, end="", markup=False, highlight=False)
+        elif isinstance(event, ReasoningDelta):
+            console.print(event.text, end="", style="dim", markup=False, highlight=False)
+        elif isinstance(event, Finished):
+            console.print()
+            if event.result.finish_reason == "length":
+                err.print("[dim](stopped at max_tokens)[/dim]")
+            return event.result.message()
     raise AssertionError("stream ended without Finished")
 
 

@@ -15,7 +15,7 @@ from .report import write_report
 from .runner import ChatTarget, read_results, run_cases
 from .suites import load_suite, sample
 
-app = typer.Typer(help="Benchmarks: tool-calling accuracy across models.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 console = Console()
 
 DEFAULT_SUITE = "bfcl:simple_python,multiple,parallel,parallel_multiple,irrelevance"
@@ -26,14 +26,16 @@ def results_path(out: Path, model: str, constrained: bool) -> Path:
     return out / "results" / (f"{stem}.jsonl" if constrained else f"{stem}.unconstrained.jsonl")
 
 
-def _in_process(names: list[str]) -> Iterator[tuple[str, ChatTarget, str]]:
-    """Each model loaded in turn, so only one is in memory at a time."""
+def _in_process(names: list[str | None]) -> Iterator[tuple[str, ChatTarget, str]]:
+    """Each model loaded in turn, so only one is in memory at a time (None: the default model)."""
     from ..runtime.chat import ChatModel
-    from ..runtime.registry import load_registry
 
-    registry = load_registry()
     for name in names:
-        yield name, ChatModel.load(name), registry.get(name).description
+        try:
+            model = ChatModel.load(name)
+        except (KeyError, FileNotFoundError) as exc:  # unknown name, weights not installed
+            raise typer.BadParameter(exc.args[0] if exc.args else str(exc), param_hint="--models") from exc
+        yield model.name, model, model.spec.description
 
 
 def _served(endpoint: str, names: list[str] | None) -> Iterator[tuple[str, ChatTarget, str]]:
@@ -42,6 +44,11 @@ def _served(endpoint: str, names: list[str] | None) -> Iterator[tuple[str, ChatT
     for name in names or served_models(endpoint)[:1]:
         # The address is part of the label: the same model served elsewhere is another result.
         yield f"{name}@{urlparse(endpoint).netloc}", OpenAITarget(endpoint, name), f"served at {endpoint}"
+
+
+@app.callback()
+def bench():
+    """Benchmarks: tool-calling accuracy across models, on BFCL's data and localcall's own suite."""
 
 
 @app.command()
@@ -66,12 +73,7 @@ def accuracy(
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--suite") from exc
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    if endpoint:
-        targets = _served(endpoint, names)
-    else:
-        from ..runtime.registry import load_registry
-
-        targets = _in_process(names or [load_registry().default])
+    targets = _served(endpoint, names) if endpoint else _in_process(names or [None])
     options = {"max_tokens": max_tokens} if max_tokens else {}
     wanted = {(c.suite, c.id) for c in cases}
     records = []

@@ -13,6 +13,7 @@ Metrics, each over a group of cases:
 from __future__ import annotations
 
 import csv
+import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -131,12 +132,15 @@ def plot(rows: list[Row], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(places) * max(1, len(models)) ** 0.5 + 2), 4.5))
     for i, model in enumerate(models):
         xs = [p + (i - (len(models) - 1) / 2) * width for p in range(len(places))]
-        ax.bar(xs, [accuracy.get((s, c, model), 0.0) for s, c in places], width, label=model)
+        # NaN leaves a gap where a model did not run a category; 0 is a real score.
+        values = [accuracy.get((s, c, model), math.nan) for s, c in places]
+        bars = ax.bar(xs, values, width, label=model)
+        ax.bar_label(bars, labels=["" if math.isnan(v) else f"{v:.2f}" for v in values], fontsize=7)
     ax.set_xticks(range(len(places)), [f"{s}/{c}" for s, c in places], rotation=35, ha="right")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.08)  # room for the labels above a perfect score
     ax.set_ylabel("accuracy")
     ax.set_title("Tool-calling accuracy per category")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: bars stay readable
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

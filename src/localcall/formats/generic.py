@@ -61,7 +61,7 @@ def answer_text(msg: Message, tools_offered: bool) -> str:
 
 
 def result_text(msg: Message) -> str:
-    return f"Result of tool {msg['name']} (call {msg.get('tool_call_id', '')}):\n{msg['content']}"
+    return f"Result of tool {msg['name']} (call id {msg.get('tool_call_id', '')}):\n{msg['content']}"
 
 
 def rewrite(messages: list[Message], tools: list[ToolSpec] | None) -> list[Message]:

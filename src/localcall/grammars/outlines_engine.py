@@ -25,10 +25,44 @@ from .spec import Alt, Json, Lit, Node, Optional_, Repeat, Seq, Special, Text
 _WHITESPACE = "" if not JSON_OPTIONS["whitespace_flexible"] else r"[ ]?"
 
 
+# Keywords outlines_core's regex builder accepts but does not enforce (seen: "maximum": 9
+# still admits 5791168). A schema using one is refused, never half-enforced.
+UNENFORCED = frozenset({
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties",
+    "maxProperties", "uniqueItems", "not", "if", "then", "else", "contains", "patternProperties",
+    "dependentRequired", "dependentSchemas", "propertyNames",
+})
+
+
+def unenforced(schema, path: str = "") -> tuple[str, str] | None:
+    """The first (path, keyword) in `schema` that outlines would silently ignore."""
+    if isinstance(schema, list):
+        for i, item in enumerate(schema):
+            hit = unenforced(item, f"{path}/{i}")
+            if hit:
+                return hit
+        return None
+    if not isinstance(schema, dict):
+        return None
+    for key, value in schema.items():
+        if key in ("enum", "const", "default", "examples", "description", "title"):
+            continue
+        if key in UNENFORCED or (key == "additionalProperties" and isinstance(value, dict)):
+            return (path or "(root)", key)
+        hit = unenforced(value, f"{path}/{key}")
+        if hit:
+            return hit
+    return None
+
+
 def to_regex(node: Node) -> str:
     if isinstance(node, Lit):
         return re.escape(node.text)
     if isinstance(node, Json):
+        hit = unenforced(node.schema)
+        if hit:
+            raise SchemaError(f"the outlines engine cannot enforce {hit[1]!r}; use llguidance",
+                              where="grammar (outlines)", path=hit[0].lstrip("/"))
         try:
             body = build_regex_from_schema(node.schema_json, _WHITESPACE)
         except Exception as exc:  # outlines_core raises plain errors for unsupported keywords

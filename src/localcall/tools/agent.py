@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Literal, Protocol, Sequence, Union
 
 from ..messages import ChatResult, Message, ToolCall, ToolChoice, ToolSpec, Usage
@@ -227,5 +227,4 @@ def _check_offer(specs: list[ToolSpec], client_names: set[str], choice: ToolChoi
 
 
 def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens,
-                 a.cached_tokens + b.cached_tokens)
+    return Usage(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(Usage)})

@@ -33,7 +33,7 @@ def validate_arguments(t: Tool, raw: str) -> dict[str, Any]:
     if not isinstance(args, dict):
         raise ArgumentError(f"the arguments must be a JSON object, not {type(args).__name__}",
                             expected(t))
-    errors = sorted(t.schema_validator.iter_errors(args), key=relevance)
+    errors = sorted(t.schema_validator.iter_errors(args), key=relevance, reverse=True)  # most relevant first
     if errors:
         listed = "; ".join(_describe(e) for e in errors[:_MAX_LISTED])
         raise ArgumentError(f"invalid arguments for {t.name}: {listed}", expected(t))

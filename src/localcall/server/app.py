@@ -1,0 +1,210 @@
+"""The FastAPI application: /v1/chat/completions, /v1/models, /v1/models/{id}, /health.
+
+A chat request, in order: the API key names the principal (401) → the body is validated
+(400) → the model is looked up (404) → the request is admitted to the model's queue (429) →
+its events start: the slot is awaited (503 past the deadline), the prompt prepared (400
+from the runtime: too long, bad schema, unknown named tool) and the first event generated.
+Only then is the response begun, so every refusal is a real HTTP status and not an error
+inside a 200 stream. While waiting, a client that disconnects cancels the request; once
+streaming, Starlette notices the disconnect and closing the event stream cancels the
+generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Mapping
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from .. import __version__
+from ..messages import ChatEvent, ChatResult, Finished
+from ..runtime.chat import ChatModel, RequestError
+from . import errors
+from .auth import Auth
+from .catalog import Catalog
+from .errors import APIError, bad_request
+from .queue import ModelQueue, Ticket
+from .requestlog import CLIENT_CLOSED, STATE_KEY, RequestLog, RequestStats
+from .schemas import (ChatCompletion, ChatRequest, ExecutedToolCall, LocalcallExtension, ModelCard, ModelList,
+                      completion, completion_id, now)
+from .streaming import ChunkWriter
+from .tools import ServerTools, ToolExecuted
+
+log = logging.getLogger("localcall.server")
+
+
+@dataclass
+class ServerSettings:
+    auth: Auth = field(default_factory=Auth)  # no key required; Auth.for_binding decides for a host
+    max_waiting: int = 8  # requests queued per model behind the one generating; more get 429
+    request_timeout: float = 600.0  # seconds from admission to the last token, queueing included
+    # Used when a request sets no max_tokens: small models can loop until the context is full,
+    # holding the model for minutes.
+    default_max_tokens: int | None = 4096
+    tools: ServerTools | None = None  # server-side tools (--tools)
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None = None) -> FastAPI:
+    """The app serving `models` under their ids (the names clients put in `model`)."""
+    settings = settings or ServerSettings()
+    catalog = Catalog(models, max_waiting=settings.max_waiting)
+
+    async def lifespan(app: FastAPI):
+        yield
+        await catalog.close()  # cancel generations and wait for their threads
+
+    app = FastAPI(title="localcall", version=__version__, lifespan=lifespan,
+                  description="OpenAI-compatible Chat Completions with grammar-constrained tool calls.")
+    app.state.catalog = catalog
+    errors.install(app)
+    app.add_middleware(RequestLog)
+
+    def principal(request: Request) -> str:
+        return settings.auth.principal(request.headers.get("authorization"))
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/v1/models", response_model=ModelList)
+    async def list_models(_: str = Depends(principal)) -> ModelList:
+        return ModelList(data=catalog.cards())
+
+    @app.get("/v1/models/{model_id:path}", response_model=ModelCard)
+    async def get_model(model_id: str, _: str = Depends(principal)) -> ModelCard:
+        return catalog.card(model_id)
+
+    @app.post("/v1/chat/completions", response_model=None,
+              responses={200: {"model": ChatCompletion, "content": {"text/event-stream": {}},
+                               "description": "A completion, or with stream=true its chunks as server-sent events"}})
+    async def chat_completions(body: ChatRequest, request: Request, who: str = Depends(principal)) -> Response:
+        queue = catalog.get(body.model)
+        stats = RequestStats(model=body.model, principal=who)
+        setattr(request.state, STATE_KEY, stats)
+        events = _events(body, queue, queue.admit(), who, settings)
+        try:
+            first = await _unless_disconnected(request, anext(events))
+        except _ClientGone:
+            return Response(status_code=CLIENT_CLOSED)
+        except BaseException:
+            await events.aclose()
+            raise
+        cid, created = completion_id(), now()
+        if body.stream:
+            writer = ChunkWriter(cid, body.model, created)
+            return StreamingResponse(_sse(writer, first, events, body.include_usage, stats),
+                                     media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        try:
+            result, executed = await _unless_disconnected(request, _collect(first, events))
+        except _ClientGone:
+            return Response(status_code=CLIENT_CLOSED)
+        stats.record(result, len(executed))
+        return JSONResponse(completion(cid, body.model, created, result, _extension(executed)).model_dump(mode="json"))
+
+    return app
+
+
+async def _events(body: ChatRequest, queue: ModelQueue, ticket: Ticket, who: str,
+                  settings: ServerSettings) -> AsyncIterator[ChatEvent | ToolExecuted]:
+    """The request's events, from the model directly or through the server-side tools loop.
+    Closing this generator cancels the generation and gives the queue place back."""
+    loop = asyncio.get_running_loop()
+    cancel = threading.Event()
+    deadline = loop.time() + settings.request_timeout
+    options = body.options(settings.default_max_tokens)
+    messages = body.runtime_messages()
+    try:
+        if settings.tools is not None and settings.tools.available_to(who):
+            source = settings.tools.run(queue, messages, principal=who, client_tools=body.client_tools(),
+                                        tool_choice=body.tool_choice_value(), cancel=cancel, deadline=deadline,
+                                        options=options)
+        else:
+            source = queue.stream(messages, cancel=cancel, deadline=deadline, tools=body.client_tools(),
+                                  tool_choice=body.tool_choice_value(), **options)
+        async with aclosing(source):
+            async for event in source:
+                yield event
+    except RequestError as exc:
+        raise bad_request(str(exc), exc.param) from None
+    finally:
+        ticket.release()
+
+
+async def _unless_disconnected(request: Request, work: Awaitable[Any]) -> Any:
+    """Await `work`, cancelling it (and so the generation) if the client hangs up first."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if task.cancelled():
+        raise _ClientGone()
+    return task.result()
+
+
+async def _disconnect(request: Request) -> None:
+    # The body has been read, so the next ASGI message can only be the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _collect(first: ChatEvent | ToolExecuted,
+                   events: AsyncIterator[ChatEvent | ToolExecuted]) -> tuple[ChatResult, list[ToolExecuted]]:
+    executed: list[ToolExecuted] = []
+    async with aclosing(events):
+        event = first
+        while True:
+            if isinstance(event, Finished):
+                return event.result, executed
+            if isinstance(event, ToolExecuted):
+                executed.append(event)
+            event = await anext(events)
+
+
+async def _sse(writer: ChunkWriter, first: ChatEvent | ToolExecuted, events: AsyncIterator[ChatEvent | ToolExecuted],
+               include_usage: bool, stats: RequestStats) -> AsyncIterator[str]:
+    executed: list[ToolExecuted] = []
+    async with aclosing(events):
+        yield writer.role()
+        event = first
+        try:
+            while True:
+                if isinstance(event, Finished):
+                    stats.record(event.result, len(executed))
+                    yield writer.finish(event.result, _extension(executed), include_usage)
+                    return
+                if isinstance(event, ToolExecuted):
+                    executed.append(event)
+                else:
+                    chunk = writer.event(event)
+                    if chunk is not None:
+                        yield chunk
+                event = await anext(events)
+        except APIError as exc:  # the status line is sent: the error travels as a chunk
+            yield writer.error(exc)
+        except Exception as exc:
+            log.exception("stream failed")
+            yield writer.error(APIError(500, f"The server had an error while streaming ({type(exc).__name__})."))
+
+
+def _extension(executed: list[ToolExecuted]) -> LocalcallExtension | None:
+    if not executed:
+        return None
+    return LocalcallExtension(executed_tool_calls=[
+        ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
+                         content=e.outcome.content, error=e.outcome.error) for e in executed])

@@ -1,0 +1,81 @@
+"""`localcall serve`: load the models, build the app, run uvicorn until SIGINT or SIGTERM.
+
+Shutdown: uvicorn stops accepting, gives requests in flight `shutdown_grace` seconds to end,
+then cancels the rest; the app's lifespan then cancels every generation and waits for its
+thread, so no thread is inside llama.cpp when the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Sequence
+
+import uvicorn
+
+from ..runtime.chat import ChatModel
+from ..runtime.registry import load_registry
+from ..tools import AuditLog, Policy, load_tools
+from .app import ServerSettings, create_app
+from .auth import Auth
+from .tools import ServerTools
+
+log = logging.getLogger("localcall.server")
+
+
+def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, api_keys: Sequence[str] = (),
+        tools: str | Sequence[str] | None = None, registry: str | os.PathLike | None = None, *,
+        no_auth: bool = False, tool_policy: Policy | None = None, high_risk: Policy | None = None,
+        audit_path: str | os.PathLike | None = None, max_waiting: int = 8, request_timeout: float = 600.0,
+        default_max_tokens: int | None = 4096, shutdown_grace: float = 5.0) -> None:
+    """Serve until interrupted.
+
+    models: registry names or model paths (.gguf files, HF directories); none: the registry's
+      default. Each is served under its registry name (a path: its file or directory name).
+    api_keys: `KEY` or `NAME=KEY`; NAME is the principal tool permissions and the audit log use.
+      With keys, every request needs one. Without, only a loopback host is allowed, unless
+      no_auth says the server may run open.
+    tools: `.py` files or module names whose @tool functions the server runs itself.
+    tool_policy: which principal may use which server tool (all of them by default);
+      high_risk: which principal may run which high-risk tool (none by default).
+    audit_path: the SQLite audit log of server tool calls ($LOCALCALL_AUDIT_DB or
+      ~/.local/state/localcall/audit.sqlite3 by default).
+    """
+    _configure_logging()
+    auth = Auth.for_binding(host, api_keys, allow_unauthenticated=no_auth)  # before the slow part
+    reg = load_registry(registry)
+    served: dict[str, ChatModel] = {}
+    for name in models or [None]:
+        model = ChatModel.load(name, registry=reg)
+        if model.name in served:
+            raise ValueError(f"two --model arguments are both served as {model.name!r}")
+        served[model.name] = model
+        log.info("serving %s (%s)", model.name, ", ".join(f"{k}={v}" for k, v in model.describe().items()
+                                                            if k in ("backend", "format", "engine")))
+    server_tools = audit = None
+    if tools:
+        audit = AuditLog(audit_path)
+        server_tools = ServerTools(load_tools(*([tools] if isinstance(tools, str) else tools)), audit=audit,
+                                   policy=tool_policy, high_risk=high_risk)
+        log.info("server-side tools: %s (audit log %s)", ", ".join(server_tools.registry.names), audit.path)
+    settings = ServerSettings(auth=auth, max_waiting=max_waiting, request_timeout=request_timeout,
+                              default_max_tokens=default_max_tokens, tools=server_tools)
+    config = uvicorn.Config(create_app(served, settings), host=host, port=port, access_log=False,
+                            log_level="info", timeout_graceful_shutdown=shutdown_grace)
+    log.info("authentication: %s", "API key required" if auth.required else "none (loopback or --no-auth)")
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the SIGINT it handled; the shutdown has already happened
+    finally:
+        if audit is not None:
+            audit.close()
+
+
+def _configure_logging() -> None:
+    logger = logging.getLogger("localcall")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
