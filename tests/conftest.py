@@ -225,3 +225,16 @@ def live_server(start_server, default_model):
 @pytest.fixture(scope="session")
 def openai_client(live_server):
     return live_server.client()
+
+
+# --- chat formats (tests/test_formats_*.py) ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf():
+    """tiny_gguf(kind) -> Path of a tiny random-weight GGUF that loads in llama.cpp, for a chat
+    format family: "llama3", "mistral", "mistral-args", "hermes", "generic" (ChatML without
+    tools) or "gemma" (no template). Built on first use, cached under $LOCALCALL_CACHE/fixtures."""
+    from fixtures.tiny_gguf import tiny_gguf_path
+
+    return tiny_gguf_path

@@ -4,34 +4,14 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from pathlib import Path
 
 import pytest
+from fixtures.chat_cases import CONVERSATION, TOOLS, clock, golden
 
 from localcall.formats import FORMATS, TemplateError, get_format, load_builtin_template
 from localcall.formats.generic import GenericFormat
 from localcall.formats.mistral import mistral_call_id
-from localcall.messages import ToolSpec
 from localcall.runtime.backend import SpecialTokens
-
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
-CLOCK = lambda: datetime(2024, 7, 26, 9, 30)  # noqa: E731  Llama 3.1 prints today's date
-
-CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-TOOLS = [ToolSpec("get_weather", "Current weather in a city", CITY), ToolSpec("get_time", "Local time in a city", CITY)]
-# A turn with tools, two parallel calls (OpenAI-style ids, arguments as JSON text), their
-# results and the final answer; non-ASCII text checks that JSON is not escaped.
-CONVERSATION = [
-    {"role": "system", "content": "You are a concise assistant."},
-    {"role": "user", "content": "Weather and time in Paris?"},
-    {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_w1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
-        {"id": "call_t1", "type": "function", "function": {"name": "get_time", "arguments": '{"city": "Paris"}'}},
-    ]},
-    {"role": "tool", "tool_call_id": "call_w1", "content": "18 °C, sunny"},
-    {"role": "tool", "tool_call_id": "call_t1", "content": "14:05"},
-    {"role": "assistant", "content": "It is 18 °C and sunny in Paris; the time is 14:05."},
-]
 
 LLAMA3 = SpecialTokens(128000, 128009, "<|begin_of_text|>", "<|eot_id|>",
                        by_text={"<|eot_id|>": 128009, "<|python_tag|>": 128010})
@@ -51,13 +31,9 @@ BUILTINS = {
 }
 
 
-def golden(name: str) -> str:
-    return (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
-
-
 def render(family: str, special: SpecialTokens, template: str | None, messages=CONVERSATION, tools=TOOLS,
            add_generation_prompt: bool = False) -> str:
-    return FORMATS[family](now=CLOCK).render(messages, tools, template=template, special=special,
+    return FORMATS[family](now=clock).render(messages, tools, template=template, special=special,
                                              add_generation_prompt=add_generation_prompt)
 
 

@@ -171,12 +171,17 @@ def test_tool_choice_auto(openai_client, seed):
 
 
 def test_parallel_tool_calls(openai_client):
-    r = openai_client.chat.completions.create(
-        model=MODEL, tools=TOOLS, tool_choice="required", parallel_tool_calls=True, max_tokens=120, seed=1,
-        messages=[{"role": "user", "content": "What is the weather in Paris, in Rome and in Berlin?"}])
-    calls = r.choices[0].message.tool_calls
-    assert len(calls) >= 2, "with this prompt and seed the model calls several times"
-    check_calls(calls)
+    """Several calls in one message: each valid, ids distinct. Whether the model makes more than
+    one is its choice, so a few seeds are tried and one of them must."""
+    counts = []
+    for seed in (1, 2, 3):
+        r = openai_client.chat.completions.create(
+            model=MODEL, tools=TOOLS, tool_choice="required", parallel_tool_calls=True, max_tokens=120, seed=seed,
+            messages=[{"role": "user", "content": "What is the weather in Paris and the time in Tokyo?"}])
+        calls = r.choices[0].message.tool_calls
+        check_calls(calls)
+        counts.append(len(calls))
+    assert max(counts) >= 2, counts
 
 
 def test_multi_turn_loop_with_tool_results(openai_client):

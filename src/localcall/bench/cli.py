@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 
-from .report import write_report
+from .report import accuracy_table, summarize, write_report
 from .runner import ChatTarget, read_results, run_cases
 from .suites import load_suite, sample
 
@@ -84,5 +84,5 @@ def accuracy(
             # The report covers this command's cases, whatever else the file holds from other runs.
             records += [r for r in read_results(path) if r.key in wanted]
     files = write_report(records, out)
-    console.print(Markdown(files.markdown.read_text(encoding="utf-8")))
+    console.print(Markdown(accuracy_table(summarize(records))))
     console.print(f"results: {out / 'results'}\nreport: {files.markdown}, {files.csv}, {files.plot}")

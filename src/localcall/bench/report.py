@@ -7,7 +7,8 @@ Metrics, each over a group of cases:
 - validity: calls that parse and validate against the offered schema, out of every call
   attempted (a call cut off mid-way counts as attempted); empty when no call was attempted;
 - leakage: cases whose content holds tool-call-looking text;
-- latency p50/p95 per case, and decode throughput as completion tokens over total latency.
+- latency p50/p95 per case, and tokens/s: completion tokens per second of wall time, prompt
+  processing included (a ChatResult carries no finer timing).
 """
 
 from __future__ import annotations
@@ -90,14 +91,17 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
             *("| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows)]
 
 
+def accuracy_table(rows: list[Row]) -> str:
+    """Markdown: accuracy with categories down and models across."""
+    models = sorted({r.model for r in rows})
+    accuracy = {(r.suite, r.category, r.model): r.accuracy for r in rows}
+    return "\n".join(_table(["suite", "category", *models],
+                            [[s, c, *(accuracy.get((s, c, m)) for m in models)] for s, c in _places(rows)]))
+
+
 def markdown(rows: list[Row], records: list[CaseResult]) -> str:
     models = sorted({r.model for r in rows})
-    accuracy = {(r.suite, r.category, r.model): r for r in rows}
-    places = _places(rows)
-    lines = ["# Tool-calling accuracy", "", "## Accuracy per category", ""]
-    lines += _table(["suite", "category", *models],
-                    [[s, c, *(accuracy[(s, c, m)].accuracy if (s, c, m) in accuracy else None for m in models)]
-                     for s, c in places])
+    lines = ["# Tool-calling accuracy", "", "## Accuracy per category", "", accuracy_table(rows)]
     columns = [f.name for f in fields(Row)]
     lines += ["", "## All metrics", ""] + _table(columns, [list(asdict(r).values()) for r in rows])
     info = {model_label(r): r.model_info for r in records}

@@ -59,7 +59,7 @@ def render_template(source: str, label: str, *, messages: list[dict], tools: lis
                     now: Callable[[], datetime] = datetime.now) -> str:
     """Render `source` with the variables Hugging Face templates read.
 
-    label names the template in errors ("builtin:hermes", "of the model").
+    label names the template in errors: "builtin:hermes", or "from the model".
     """
     template = _compile(source, label)
     try:

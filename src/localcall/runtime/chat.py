@@ -111,7 +111,7 @@ class ChatModel:
             raise RequestError(str(exc)) from None
         try:
             text = self.format.render(messages, offered or None, template=self.template, special=self.backend.special)
-        except formats.TemplateError as exc:
+        except (formats.TemplateError, ValueError) as exc:  # ValueError: content the family cannot render
             raise RequestError(f"the chat template could not render these messages: {exc}", "messages") from None
         add_bos = self.backend.adds_bos and not (self.backend.special.bos and text.startswith(self.backend.special.bos))
         prompt = self.backend.tokenize(text, add_bos=add_bos)
