@@ -131,6 +131,7 @@ def test_categories_load_with_their_answers():
     parallel = bfcl.load_category("parallel")[0]
     assert parallel.suite == "bfcl" and parallel.category == "parallel"
     assert parallel.messages[-1]["role"] == "user" and len(parallel.expected.calls) > 1
+    assert parallel.functions[0]["description"].endswith(bfcl.PYTHON_HINT)  # as BFCL prompts
     assert all(not c.expected.calls for c in bfcl.load_category("irrelevance"))
     assert all(c.expected.any_call for c in bfcl.load_category("live_relevance"))
     with pytest.raises(ValueError, match="unknown BFCL category 'simple_java'"):

@@ -54,7 +54,7 @@ def test_chained_steps_carry_the_scripted_history(ours):
     assert [len(c.messages) for c in steps] == [1, 3, 5, 7]
     last = steps[-1].messages
     assert [m["role"] for m in last] == ["user", "assistant", "tool", "assistant", "tool", "assistant", "tool"]
-    for call_message, result in zip(last[1::2], last[2::2]):
+    for call_message, result in zip(last[1::2], last[2::2], strict=True):
         (call,) = call_message["tool_calls"]
         assert re.fullmatch(r"[0-9a-f]{9}", call["id"]) and result["tool_call_id"] == call["id"]
         json.loads(call["function"]["arguments"])

@@ -36,6 +36,9 @@ CATEGORIES = {
     "live_irrelevance": NO_CALL,
     "live_relevance": ANY_CALL,
 }
+# BFCL appends this to every function description of its Python categories, whichever model
+# it scores; so do we, to score the same prompts.
+PYTHON_HINT = " Note that the provided function is in Python 3 syntax."
 # Every single-turn category that carries function schemas; the multi-turn categories keep
 # theirs in data/multi_turn_func_doc/.
 SCHEMA_CATEGORIES = (*CATEGORIES, "simple_java", "simple_javascript")
@@ -100,10 +103,11 @@ def load_category(category: str) -> list[Case]:
     mode = CATEGORIES[category]
     answers: dict[str, list] = {}
     if mode == CALLS:
-        answers = {a["id"]: a["ground_truth"] for a in _read_json_lines(_category_file(folder / "possible_answer", category))}
+        answer_file = _category_file(folder / "possible_answer", category)
+        answers = {a["id"]: a["ground_truth"] for a in _read_json_lines(answer_file)}
     return [Case(id=e["id"], suite="bfcl", category=category,
                  messages=e["question"][0],  # single-turn: one turn of messages
-                 functions=e["function"],
+                 functions=[{**fn, "description": fn.get("description", "") + PYTHON_HINT} for fn in e["function"]],
                  expected=Expected(calls=tuple(answers[e["id"]]) if mode == CALLS else (),
                                    any_call=mode == ANY_CALL))
             for e in entries]

@@ -36,6 +36,11 @@ class Case:
     tags: tuple[str, ...] = ()
 
 
+def model_label(model: str, constrained: bool) -> str:
+    """How tables and progress bars name a model run: the ablation is a model of its own."""
+    return model if constrained else f"{model} (unconstrained)"
+
+
 @dataclass
 class CaseResult:
     """One line of a results file."""
@@ -62,6 +67,10 @@ class CaseResult:
     completion_tokens: int = 0
     model_info: str = ""  # size, quantization, where it ran
     tags: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return model_label(self.model, self.constrained)
 
     @property
     def key(self) -> tuple[str, str]:

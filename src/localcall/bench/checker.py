@@ -72,7 +72,7 @@ def check(expected: Expected, functions: list[dict], calls: list[Call]) -> Verdi
                      f"expected {sorted(wanted)}, got {sorted(c.name for c in calls)}")
     docs = {fn["name"]: fn for fn in functions}
     verdicts = [[check_call(docs[name], answer[name], call) if call.name == name else None for call in calls]
-                for name, answer in zip(wanted, expected.calls)]
+                for name, answer in zip(wanted, expected.calls, strict=True)]
     unmatched = _unmatched(verdicts)
     if not unmatched:
         return PASS
@@ -175,7 +175,7 @@ def _matches(value, option) -> bool:
         return value.keys() == option.keys() and all(_matches(value[k], option[k]) for k in option)
     if isinstance(option, list):
         return (isinstance(value, list) and len(value) == len(option)
-                and all(_matches(v, o) for v, o in zip(value, option)))
+                and all(_matches(v, o) for v, o in zip(value, option, strict=True)))
     if isinstance(option, bool) or isinstance(value, bool):
         return type(value) is type(option) and value == option
     return value == option  # numbers: 2 == 2.0

@@ -26,17 +26,18 @@ class OpenAITarget:
     def chat(self, messages: list[dict], tools: list[ToolSpec] | None = None, tool_choice="auto", *,
              constrained: bool = True, **options) -> ChatResult:
         if not constrained:
-            raise ValueError("an endpoint decides its own decoding; the unconstrained ablation needs an in-process model")
+            raise ValueError("an endpoint decides its own decoding; "
+                             "the unconstrained ablation needs an in-process model")
         request = dict(model=self.model, messages=messages, **options)
         if tools:
             request["tools"] = [t.to_openai() for t in tools]
             request["tool_choice"] = tool_choice  # the OpenAI value: "auto" | "none" | "required" | {...}
         response = self.client.chat.completions.create(**request)
         choice = response.choices[0]
-        usage = response.usage
+        usage = response.usage or Usage()
         return ChatResult(
             content=choice.message.content,
             tool_calls=[ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
                         for c in choice.message.tool_calls or []],
             finish_reason=choice.finish_reason or "stop",
-            usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens) if usage else Usage())
+            usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens))

@@ -41,15 +41,11 @@ class Row:
     tokens_per_s: float | None
 
 
-def model_label(record: CaseResult) -> str:
-    return record.model if record.constrained else f"{record.model} (unconstrained)"
-
-
 def summarize(records: list[CaseResult]) -> list[Row]:
     groups: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
     for r in records:
-        groups[(r.suite, r.category, model_label(r))].append(r)
-        groups[(r.suite, ALL, model_label(r))].append(r)
+        groups[(r.suite, r.category, r.label)].append(r)
+        groups[(r.suite, ALL, r.label)].append(r)
     return [_row(key, group) for key, group in
             sorted(groups.items(), key=lambda kv: (_place_key(kv[0][:2]), kv[0][2]))]
 
@@ -104,12 +100,12 @@ def markdown(rows: list[Row], records: list[CaseResult]) -> str:
     lines = ["# Tool-calling accuracy", "", "## Accuracy per category", "", accuracy_table(rows)]
     columns = [f.name for f in fields(Row)]
     lines += ["", "## All metrics", ""] + _table(columns, [list(asdict(r).values()) for r in rows])
-    info = {model_label(r): r.model_info for r in records}
+    info = {r.label: r.model_info for r in records}
     lines += ["", "## Models", ""] + _table(["model", "about"], [[m, info[m] or "–"] for m in models])
     errors: dict[str, Counter] = defaultdict(Counter)
     for r in records:
         if not r.passed:
-            errors[model_label(r)][r.error_type] += 1
+            errors[r.label][r.error_type] += 1
     lines += ["", "## Errors", ""] + _table(["model", "error type", "cases"],
                                            [[m, e, n] for m in models for e, n in errors[m].most_common()])
     return "\n".join(lines) + "\n"

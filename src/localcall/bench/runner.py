@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..messages import ChatResult, ToolSpec
 from .bfcl import tool_set
-from .cases import Case, CaseResult
+from .cases import Case, CaseResult, model_label
 from .checker import Call, check
 from .validity import is_valid_call, leaks_call, parse_arguments
 
@@ -35,9 +35,10 @@ def read_results(path: Path) -> list[CaseResult]:
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            records.append(CaseResult(**json.loads(line)))
-        except (json.JSONDecodeError, TypeError):
+            fields = json.loads(line)
+        except json.JSONDecodeError:
             continue
+        records.append(CaseResult(**fields))
     return records
 
 
@@ -77,7 +78,7 @@ def run_cases(target: ChatTarget, cases: Iterable[Case], results: Path, *, model
     todo = [c for c in cases if (c.suite, c.id) not in done]
     results.parent.mkdir(parents=True, exist_ok=True)
     new: list[CaseResult] = []
-    label = model if constrained else f"{model} (unconstrained)"
+    label = model_label(model, constrained)
     with results.open("a", encoding="utf-8") as out, \
             Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                      disable=not progress) as bar:

@@ -87,8 +87,8 @@ def scripted_turn(where: str, calls: list[dict], results: list) -> list[dict]:
     assistant = {"role": "assistant", "content": None, "tool_calls": [
         {"id": call_id, "type": "function",
          "function": {"name": bfcl.openai_name(call["name"]), "arguments": json.dumps(call["arguments"])}}
-        for call_id, call in zip(ids, calls)]}
+        for call_id, call in zip(ids, calls, strict=True)]}
     tool_messages = [{"role": "tool", "tool_call_id": call_id,
                       "content": result if isinstance(result, str) else json.dumps(result)}
-                     for call_id, result in zip(ids, results)]
+                     for call_id, result in zip(ids, results, strict=True)]
     return [assistant, *tool_messages]
