@@ -115,8 +115,8 @@ def test_event_stream(scripted_model, tools_audit):
 
 
 def test_max_steps_is_a_clear_outcome(scripted_model, tools_audit):
-    again = scripted_model.calls(("get_time", {"city": "Paris"}))
-    model = scripted_model(again, again, again)
+    # Different calls each step (identical ones would trip the repeat guard instead).
+    model = scripted_model(*(scripted_model.calls(("get_time", {"city": c})) for c in ("Paris", "Oslo", "Rome")))
     result = Agent(model, [get_time], audit=tools_audit, max_steps=3).run("loop")
     assert result.status == "max_steps" and result.steps == 3 and len(model.requests) == 3
     assert result.messages[-1]["role"] == "tool"  # the last step's calls were run and answered
@@ -268,3 +268,24 @@ def test_a_failing_model_is_not_hidden(scripted_model, tools_audit):
 
     with pytest.raises(RuntimeError, match="model crashed"):
         Agent(scripted_model(crash), [get_time], audit=tools_audit).run("x")
+
+
+def test_a_repeated_identical_call_asks_for_the_answer_instead(scripted_model, tools_audit):
+    model = scripted_model(scripted_model.calls(("get_weather", {"city": "Tokyo"})),
+                           scripted_model.calls(("get_weather", '{ "city":"Tokyo" }')),  # same call, other spacing
+                           scripted_model.answer("22 degrees."))
+    result = Agent(model, [get_weather], audit=tools_audit).run("Tokyo?")
+    assert result.status == "final" and result.content == "22 degrees."
+    assert len(result.outcomes) == 1  # executed once
+    assert [r["tool_choice"] for r in model.requests] == ["auto", "auto", "none"]
+    assert [m["role"] for m in result.messages] == ["user", "assistant", "tool", "assistant"]
+    assert len(tools_audit.entries()) == 1
+
+
+def test_a_new_call_after_an_answered_one_still_runs(scripted_model, tools_audit):
+    model = scripted_model(scripted_model.calls(("get_weather", {"city": "Tokyo"})),
+                           scripted_model.calls(("get_weather", {"city": "Tokyo"}), ("get_time", {"city": "Tokyo"})),
+                           scripted_model.answer("22 at noon."))
+    result = Agent(model, [get_weather, get_time], audit=tools_audit).run("Tokyo?")
+    assert result.status == "final" and len(result.outcomes) == 3
+    assert [r["tool_choice"] for r in model.requests] == ["auto", "auto", "auto"]

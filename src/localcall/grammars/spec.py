@@ -130,9 +130,15 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
 
 def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
                        parallel: bool, special: SpecialTokens, control_ids: frozenset[int]) -> Node | None:
-    """The grammar of a whole assistant turn; None when nothing is constrained."""
-    if choice.mode == "none" or not tools:
+    """The grammar of a whole assistant turn; None when nothing is constrained.
+
+    tool_choice="none" constrains nothing, except in a family whose answers are JSON anyway
+    (answer_schema): there it allows only the answer form, so the model keeps the protocol
+    its prompt and history speak."""
+    if not tools:
         return None
+    if choice.mode == "none":
+        return json_node(syntax.answer_schema) if syntax.answer_schema is not None else None
     for tool in tools:
         check_schema(tool.parameters, where=f"tool {tool.name!r} parameters")
     offered = tools

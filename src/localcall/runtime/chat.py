@@ -103,7 +103,10 @@ class ChatModel:
             raise RequestError(f"tool_choice={choice.mode!r} needs at least one tool", "tool_choice")
         if choice.mode == "named" and choice.name not in names:
             raise RequestError(f"tool_choice names {choice.name!r}, which is not among the tools", "tool_choice")
-        offered = specs if choice.mode != "none" else []
+        syntax = self.format.call_syntax(self.backend.special)
+        # "none" hides the tools, except where answers are JSON anyway (the generic family):
+        # there the prompt keeps its protocol and the grammar allows only the answer form.
+        offered = specs if choice.mode != "none" or syntax.answer_schema is not None else []
         try:
             params = self.defaults.with_overrides(**sampling)
             params.validate()
@@ -124,7 +127,7 @@ class ChatModel:
                 self._check_tool(tool)
             try:
                 if offered:
-                    grammar = build_tool_grammar(self.format.call_syntax(self.backend.special), offered, choice,
+                    grammar = build_tool_grammar(syntax, offered, choice,
                                                  parallel=parallel_tool_calls, special=self.backend.special,
                                                  control_ids=self.backend.special.control_ids)
                 else:

@@ -3,7 +3,9 @@
 messages + tools → model.chat → if it called tools: append the assistant message (with its
 tool_calls) first, run the calls concurrently through the pipeline, append one `tool`
 message per call in call order, and ask the model again. It stops at an answer, at
-max_steps, or (for the server) at a call to a tool the caller runs itself.
+max_steps, or (for the server) at a call to a tool the caller runs itself. A step whose calls
+all repeat calls already answered in this run is not executed again: the model is asked for
+its answer (tool_choice="none") from the results it already has.
 
 The loop is an async generator of events (astream); everything else is a view of it: run
 and arun return its last event's RunResult, events() iterates it from sync code.
@@ -12,6 +14,7 @@ and arun return its last event's RunResult, events() iterates it from sync code.
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import aclosing
 from dataclasses import dataclass, field, fields
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Literal, Protocol, Sequence, Union
@@ -167,11 +170,18 @@ class Agent:
             return RunFinished(RunResult(status, message, transcript, step, outcomes, list(pending),
                                          result.finish_reason, usage, input_length))
 
+        answered: set[tuple[str, str]] = set()
         for step in range(1, budget + 1):
             yield StepStarted(step)
             result = await asyncio.to_thread(self.model.chat, list(transcript), tools=specs or None,
                                              tool_choice=tool_choice if step == 1 else "auto",
                                              **chat_options)
+            if result.tool_calls and all(_key(c) in answered for c in result.tool_calls):
+                # Every call repeats one already answered: small models loop like this. The
+                # results are in the transcript; ask for the answer instead of running them again.
+                usage = _add(usage, result.usage)
+                result = await asyncio.to_thread(self.model.chat, list(transcript), tools=specs or None,
+                                                 tool_choice="none", **chat_options)
             usage = _add(usage, result.usage)
             yield ModelReplied(step, result)
             message = result.message()
@@ -179,6 +189,7 @@ class Agent:
             if not result.tool_calls:
                 yield finish("final")
                 return
+            answered.update(_key(c) for c in result.tool_calls)
             ours = [(i, c) for i, c in enumerate(result.tool_calls) if c.name not in client_names]
             theirs = [c for c in result.tool_calls if c.name in client_names]
             step_outcomes: dict[int, ToolOutcome] = {}
@@ -212,6 +223,14 @@ class Agent:
             for task in pending:  # the consumer stopped early: do not leave calls running
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _key(call: ToolCall) -> tuple[str, str]:
+    """A call's identity for the repeat guard: its name and its arguments, key order ignored."""
+    try:
+        return call.name, json.dumps(json.loads(call.arguments), sort_keys=True)
+    except ValueError:
+        return call.name, call.arguments
 
 
 def _check_offer(specs: list[ToolSpec], client_names: set[str], choice: ToolChoice, principal: str) -> None:
