@@ -25,52 +25,8 @@ import subprocess
 import sys
 import time
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather for a city.",
-    "parameters": {"type": "object", "properties": {
-        "location": {"type": "string", "description": "City name, e.g. Tokyo"},
-        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["location"]}}}
-QUESTION = "What's the weather in Tokyo?"
-
-
-class Timed:
-    """Wraps a hook: keeps the model from ending its turn (so every run makes n tokens) and
-    adds up the time spent inside the grammar."""
-
-    def __init__(self, inner, stop_ids):
-        self.inner, self.stop_ids, self.seconds = inner, sorted(stop_ids), 0.0
-
-    def mask(self, logits):
-        start = time.perf_counter()
-        if self.inner is not None:
-            self.inner.mask(logits)
-        logits[self.stop_ids] = -float("inf")
-        self.seconds += time.perf_counter() - start
-
-    def accept(self, token):
-        start = time.perf_counter()
-        forced = self.inner.accept(token) if self.inner is not None else []
-        self.seconds += time.perf_counter() - start
-        return forced
-
-    def done(self):
-        return False
-
-
-def decode_rate(backend, prompt, n, inner):
-    from localcall.runtime.generate import Generation
-    from localcall.runtime.sampling import SamplingParams
-
-    hook = Timed(inner, backend.special.stop_ids)
-    gen = Generation(backend, prompt, SamplingParams(temperature=0, max_tokens=n), hook=hook)
-    first = end = None
-    tokens = []
-    for tok in gen:
-        tokens.append(tok.token)
-        if first is None:
-            first = time.perf_counter()
-    end = time.perf_counter()
-    return (len(tokens) - 1) / (end - first), tokens, hook.seconds / max(1, len(tokens))
+from localcall.bench.speed import WEATHER, decode_rate
+from localcall.bench.speed import WEATHER_QUESTION as QUESTION
 
 
 def overhead(name, backend, engine_name, n, repeat):
@@ -87,14 +43,13 @@ def overhead(name, backend, engine_name, n, repeat):
     if engine_name == "outlines":
         grammars = {"JSON string": json_node({"type": "object", "properties": {"story": {"type": "string"}}})}
     for label, node in grammars.items():
-        base = [decode_rate(backend, prompt, n, None) for _ in range(repeat)]
+        base = [decode_rate(backend, prompt, n) for _ in range(repeat)]
         cons = [decode_rate(backend, prompt, n, engine.constraint(node)) for _ in range(repeat)]
-        same = base[0][1] == cons[0][1]
         rows.append({"vocab": name, "engine": engine_name, "grammar": label,
-                     "unconstrained_tok_s": statistics.median(r[0] for r in base),
-                     "constrained_tok_s": statistics.median(r[0] for r in cons),
-                     "grammar_ms_per_token": 1000 * statistics.median(r[2] for r in cons),
-                     "same_tokens": same})
+                     "unconstrained_tok_s": statistics.median(r.decode_tok_s for r in base),
+                     "constrained_tok_s": statistics.median(r.decode_tok_s for r in cons),
+                     "grammar_ms_per_token": statistics.median(r.grammar_ms_per_token for r in cons),
+                     "same_tokens": base[0].tokens == cons[0].tokens})
     return rows
 
 

@@ -23,6 +23,8 @@ import time
 
 import psutil
 
+from localcall.bench.speed import decode_rate
+
 PROMPT_WORDS = ("The history of the lighthouse keepers on the northern coast is long and full of storms. " * 24)
 PROMPT = f"<|im_start|>user\n{PROMPT_WORDS}\nTell me a long story about them.<|im_end|>\n<|im_start|>assistant\n"
 
@@ -37,31 +39,8 @@ def median(values):
 
 def ours(backend, tokens: list[int], n: int) -> tuple[float, float, int]:
     """(prefill tok/s, decode tok/s, tokens) for our loop, EOS suppressed so n tokens are made."""
-    from localcall.runtime.generate import Generation
-    from localcall.runtime.sampling import SamplingParams
-
-    class NoStop:
-        def mask(self, logits):
-            for t in backend.special.stop_ids:
-                logits[t] = -float("inf")
-
-        def accept(self, token):
-            return []
-
-        def done(self):
-            return False
-
-    backend.reset()
-    gen = Generation(backend, tokens, SamplingParams(temperature=0, max_tokens=n), hook=NoStop())
-    start = time.perf_counter()
-    first = None
-    count = 0
-    for _ in gen:
-        count += 1
-        if first is None:
-            first = time.perf_counter()
-    end = time.perf_counter()
-    return len(tokens) / (first - start), (count - 1) / (end - first), count
+    rate = decode_rate(backend, tokens, n)
+    return rate.prefill_tok_s, rate.decode_tok_s, len(rate.tokens)
 
 
 def llama_cpp_reference(path: str, n_ctx: int, text: str, n: int) -> tuple[float, float, int]:

@@ -86,3 +86,20 @@ def accuracy(
     files = write_report(records, out)
     console.print(Markdown(accuracy_table(summarize(records))))
     console.print(f"results: {out / 'results'}\nreport: {files.markdown}, {files.csv}, {files.plot}")
+
+
+@app.command()
+def speed(
+    models: str = typer.Option(None, help="Comma-separated model names or paths (default: the registry's default)."),
+    tokens: int = typer.Option(128, min=8, help="Tokens generated per measurement."),
+    repeat: int = typer.Option(3, min=1, help="Measurements per figure (the median is kept)."),
+    out: Path = typer.Option(Path("benchmarks/out/speed.json"), help="Where the JSON report goes."),
+):
+    """Prefill/decode tokens/s, time to first token, time to a complete tool call, constrained vs
+    unconstrained decode, load time and memory: JSON with the machine's description, and ratios."""
+    from .speed import render, run
+
+    names = [m.strip() for m in models.split(",")] if models else [None]
+    report = run(names, tokens=tokens, repeat=repeat, out=out)
+    console.print(render(report), markup=False, highlight=False)
+    console.print(f"written to {out}")

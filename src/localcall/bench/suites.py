@@ -18,7 +18,8 @@ from pathlib import Path
 from . import bfcl
 from .cases import Case, Expected
 
-LOCALCALL_SUITE = Path(__file__).resolve().parents[3] / "benchmarks" / "suites" / "localcall.json"
+# Ships inside the package so `--suite localcall` works from a wheel; benchmarks/suites/ links to it.
+LOCALCALL_SUITE = Path(__file__).resolve().parent / "data" / "localcall.json"
 
 
 def load_suite(spec: str) -> list[Case]:

@@ -83,6 +83,18 @@ class Backend(Protocol):
         ...
 
 
+def reusable_prefix(cached: list[int], tokens: list[int]) -> int:
+    """How many leading tokens of a new prompt the KV cache already holds, short of the last:
+    the last token is always evaluated again, since its logits are what prefill returns."""
+    if not tokens:
+        raise ValueError("cannot prefill an empty prompt")
+    common = 0
+    limit = min(len(tokens) - 1, len(cached))
+    while common < limit and tokens[common] == cached[common]:
+        common += 1
+    return common
+
+
 BackendFactory = Callable[..., Backend]
 BACKENDS: dict[str, str] = {
     # name in models.toml → "module:Class", imported only when used (torch is optional).

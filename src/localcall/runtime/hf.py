@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from .backend import EvalStats, SpecialTokens
+from .backend import EvalStats, SpecialTokens, reusable_prefix
 
 
 class TransformersBackend:
@@ -73,13 +73,7 @@ class TransformersBackend:
 
     @torch.inference_mode()
     def prefill(self, tokens: list[int]) -> np.ndarray:
-        if not tokens:
-            raise ValueError("cannot prefill an empty prompt")
-        common = 0
-        limit = min(len(tokens), len(self._tokens))
-        while common < limit and tokens[common] == self._tokens[common]:
-            common += 1
-        common = min(common, len(tokens) - 1)
+        common = reusable_prefix(self._tokens, tokens)
         if self._cache is not None and common > 0:
             if common < len(self._tokens):
                 self._cache.crop(common - len(self._tokens))  # a negative count: drop that many

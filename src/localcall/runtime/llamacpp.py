@@ -20,7 +20,7 @@ from pathlib import Path
 import llama_cpp as L
 import numpy as np
 
-from .backend import EvalStats, SpecialTokens
+from .backend import EvalStats, SpecialTokens, reusable_prefix
 
 _backend_ready = False
 
@@ -142,14 +142,7 @@ class LlamaCppBackend:
     # --- evaluation ------------------------------------------------------------------------
 
     def prefill(self, tokens: list[int]) -> np.ndarray:
-        if not tokens:
-            raise ValueError("cannot prefill an empty prompt")
-        common = 0
-        limit = min(len(tokens), len(self._tokens))
-        while common < limit and tokens[common] == self._tokens[common]:
-            common += 1
-        # The last token must be evaluated again to get fresh logits for it.
-        common = min(common, len(tokens) - 1)
+        common = reusable_prefix(self._tokens, tokens)
         if not L.llama_memory_seq_rm(self._memory, -1, common, -1):
             L.llama_memory_clear(self._memory, True)  # recurrent caches cannot drop a suffix
             common = 0
