@@ -161,53 +161,30 @@ def answer_calls():
 # --- the server (tests/test_server_*.py) ---------------------------------------------------------
 
 
-class LiveServer:
-    """A real uvicorn server on a free loopback port, in a background thread."""
+def _openai_client(server, api_key: str = "unused", **options):
+    """The official openai client for a BackgroundServer; no retries, so a 429 reaches the test."""
+    import openai
 
-    def __init__(self, app):
-        import socket
-        import threading
-        import time
-
-        import uvicorn
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=2))
-        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def client(self, api_key: str = "unused", **options):
-        """The official openai client; no retries, so a 429 reaches the test."""
-        import openai
-
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0,
-                             timeout=options.pop("timeout", 120), **options)
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(30)
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=api_key, max_retries=0,
+                         timeout=options.pop("timeout", 120), **options)
 
 
 @pytest.fixture(scope="session")
 def start_server():
-    """start_server(models, settings) -> LiveServer; every server stops at the end of the session."""
+    """start_server(models, settings) -> a BackgroundServer (a live uvicorn on a free loopback port)
+    with .client(api_key=...) for the openai client; every server stops at the end of the session."""
+    from functools import partial
+
     from localcall.server import create_app
+    from localcall.server.serve import BackgroundServer
 
     servers = []
 
     def start(models, settings=None):
-        servers.append(LiveServer(create_app(models, settings)))
-        return servers[-1]
+        server = BackgroundServer(create_app(models, settings))
+        server.client = partial(_openai_client, server)
+        servers.append(server)
+        return server
 
     yield start
     for server in servers:

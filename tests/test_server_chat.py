@@ -127,7 +127,8 @@ def test_streamed_tool_calls_join_to_the_plain_arguments(openai_client, tool_cho
     streamed, _, finish = stream_tool_calls(openai_client, **request)
     expected = plain.choices[0].message.tool_calls
     assert expected, "tool_choice forces at least one call"
-    assert [(c["name"], c["arguments"]) for c in streamed] == [(c.function.name, c.function.arguments) for c in expected]
+    assert [(c["name"], c["arguments"]) for c in streamed] == [(c.function.name, c.function.arguments)
+                                                               for c in expected]
     assert finish == plain.choices[0].finish_reason
 
 

@@ -132,7 +132,8 @@ def serve(
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Serve this model (repeatable); default: the registry's default."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
-    api_key: Optional[list[str]] = typer.Option(None, "--api-key", envvar="LOCALCALL_API_KEY", help="Accepted Bearer key (repeatable)."),
+    api_key: Optional[list[str]] = typer.Option(None, "--api-key", envvar="LOCALCALL_API_KEY",
+                                                help="Accepted Bearer key, KEY or NAME=KEY (repeatable); NAME is who tool permissions and the audit log see."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Allow requests without a key even when binding beyond loopback."),
     tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module whose @tool functions the server executes."),
     registry: Optional[str] = RegistryOpt,
@@ -140,12 +141,9 @@ def serve(
     """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
     from .server.serve import run
 
-    reg = _registry(registry)
-    loaded = {}
-    for name in model or [None]:
-        chat_model = _load(name, reg)
-        loaded[chat_model.name] = chat_model
-    run(loaded, host=host, port=port, api_keys=list(api_key or []), no_auth=no_auth, tools=tools, registry=reg)
+    _registry(registry)  # a bad registry is reported here, before the server starts
+    run(model or [], host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
+        no_auth=no_auth)
 
 
 @app.command()

@@ -21,6 +21,7 @@ from typing import Any, AsyncIterator, Awaitable, Mapping
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from .. import __version__
 from ..messages import ChatEvent, ChatResult, Finished
@@ -29,7 +30,7 @@ from . import errors
 from .auth import Auth
 from .catalog import Catalog
 from .errors import APIError, bad_request
-from .queue import ModelQueue, Ticket
+from .queue import ModelQueue
 from .requestlog import CLIENT_CLOSED, STATE_KEY, RequestLog, RequestStats
 from .schemas import (ChatCompletion, ChatRequest, ExecutedToolCall, LocalcallExtension, ModelCard, ModelList,
                       completion, completion_id, now)
@@ -48,6 +49,8 @@ class ServerSettings:
     # holding the model for minutes.
     default_max_tokens: int | None = 4096
     tools: ServerTools | None = None  # server-side tools (--tools)
+    # Seconds between two writes of a stream (the first token goes at once): see queue.py.
+    stream_interval: float = 0.02
 
 
 class _ClientGone(Exception):
@@ -57,7 +60,7 @@ class _ClientGone(Exception):
 def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None = None) -> FastAPI:
     """The app serving `models` under their ids (the names clients put in `model`)."""
     settings = settings or ServerSettings()
-    catalog = Catalog(models, max_waiting=settings.max_waiting)
+    catalog = Catalog(models, max_waiting=settings.max_waiting, stream_interval=settings.stream_interval)
 
     async def lifespan(app: FastAPI):
         yield
@@ -91,39 +94,43 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
         queue = catalog.get(body.model)
         stats = RequestStats(model=body.model, principal=who)
         setattr(request.state, STATE_KEY, stats)
-        events = _events(body, queue, queue.admit(), who, settings)
+        events = _events(body, queue, who, settings)
+        streaming = False
         try:
             first = await _unless_disconnected(request, anext(events))
-        except _ClientGone:
-            return Response(status_code=CLIENT_CLOSED)
-        except BaseException:
-            await events.aclose()
-            raise
-        cid, created = completion_id(), now()
-        if body.stream:
-            writer = ChunkWriter(cid, body.model, created)
-            return StreamingResponse(_sse(writer, first, events, body.include_usage, stats),
-                                     media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        try:
+            cid, created = completion_id(), now()
+            if body.stream:
+                writer = ChunkWriter(cid, body.model, created)
+                streaming = True  # the response owns the events now; the background task closes them
+                return StreamingResponse(_sse(writer, first, events, body.include_usage, stats),
+                                         media_type="text/event-stream", background=BackgroundTask(events.aclose),
+                                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             result, executed = await _unless_disconnected(request, _collect(first, events))
         except _ClientGone:
             return Response(status_code=CLIENT_CLOSED)
+        finally:
+            if not streaming:
+                await events.aclose()  # whatever happened: cancel the generation, free the place
         stats.record(result, len(executed))
         return JSONResponse(completion(cid, body.model, created, result, _extension(executed)).model_dump(mode="json"))
 
     return app
 
 
-async def _events(body: ChatRequest, queue: ModelQueue, ticket: Ticket, who: str,
-                  settings: ServerSettings) -> AsyncIterator[ChatEvent | ToolExecuted]:
-    """The request's events, from the model directly or through the server-side tools loop.
-    Closing this generator cancels the generation and gives the queue place back."""
+Batch = list[ChatEvent | ToolExecuted]
+
+
+async def _events(body: ChatRequest, queue: ModelQueue, who: str, settings: ServerSettings) -> AsyncIterator[Batch]:
+    """The request's events in batches, from the model directly or through the server-side
+    tools loop. The queue place is taken on the first step (429 from there), so a generator
+    never started holds nothing; closing it cancels the generation and gives the place back."""
     loop = asyncio.get_running_loop()
     cancel = threading.Event()
     deadline = loop.time() + settings.request_timeout
-    options = body.options(settings.default_max_tokens)
+    # A request without max_tokens gets the model's own cap (models.toml), else the server's.
+    options = body.options(queue.model.defaults.max_tokens or settings.default_max_tokens)
     messages = body.runtime_messages()
+    ticket = queue.admit()
     try:
         if settings.tools is not None and settings.tools.available_to(who):
             source = settings.tools.run(queue, messages, principal=who, client_tools=body.client_tools(),
@@ -133,8 +140,8 @@ async def _events(body: ChatRequest, queue: ModelQueue, ticket: Ticket, who: str
             source = queue.stream(messages, cancel=cancel, deadline=deadline, tools=body.client_tools(),
                                   tool_choice=body.tool_choice_value(), **options)
         async with aclosing(source):
-            async for event in source:
-                yield event
+            async for batch in source:
+                yield batch
     except RequestError as exc:
         raise bad_request(str(exc), exc.param) from None
     finally:
@@ -163,43 +170,53 @@ async def _disconnect(request: Request) -> None:
         pass
 
 
-async def _collect(first: ChatEvent | ToolExecuted,
-                   events: AsyncIterator[ChatEvent | ToolExecuted]) -> tuple[ChatResult, list[ToolExecuted]]:
+async def _collect(first: Batch, events: AsyncIterator[Batch]) -> tuple[ChatResult, list[ToolExecuted]]:
     executed: list[ToolExecuted] = []
     async with aclosing(events):
-        event = first
+        batch = first
         while True:
-            if isinstance(event, Finished):
-                return event.result, executed
-            if isinstance(event, ToolExecuted):
-                executed.append(event)
-            event = await anext(events)
-
-
-async def _sse(writer: ChunkWriter, first: ChatEvent | ToolExecuted, events: AsyncIterator[ChatEvent | ToolExecuted],
-               include_usage: bool, stats: RequestStats) -> AsyncIterator[str]:
-    executed: list[ToolExecuted] = []
-    async with aclosing(events):
-        yield writer.role()
-        event = first
-        try:
-            while True:
+            for event in batch:
                 if isinstance(event, Finished):
-                    stats.record(event.result, len(executed))
-                    yield writer.finish(event.result, _extension(executed), include_usage)
-                    return
+                    return event.result, executed
                 if isinstance(event, ToolExecuted):
                     executed.append(event)
-                else:
-                    chunk = writer.event(event)
-                    if chunk is not None:
-                        yield chunk
-                event = await anext(events)
+            batch = await anext(events)
+
+
+async def _sse(writer: ChunkWriter, first: Batch, events: AsyncIterator[Batch], include_usage: bool,
+               stats: RequestStats) -> AsyncIterator[str]:
+    """One write per batch: every chunk of the batch, and at the end the final chunks."""
+    executed: list[ToolExecuted] = []
+    stats.finish_reason = "client_closed"  # until the stream ends otherwise
+    async with aclosing(events):
+        out = [writer.role()]
+        batch = first
+        try:
+            while True:
+                for event in batch:
+                    if isinstance(event, Finished):
+                        stats.record(event.result, len(executed))
+                        out.append(writer.finish(event.result, _extension(executed), include_usage))
+                        yield "".join(out)
+                        return
+                    if isinstance(event, ToolExecuted):
+                        executed.append(event)
+                    else:
+                        chunk = writer.event(event)
+                        if chunk is not None:
+                            out.append(chunk)
+                if out:
+                    yield "".join(out)
+                    out = []
+                batch = await anext(events)
         except APIError as exc:  # the status line is sent: the error travels as a chunk
-            yield writer.error(exc)
+            stats.finish_reason = f"error {exc.status}"
+            yield "".join(out) + writer.error(exc)
         except Exception as exc:
             log.exception("stream failed")
-            yield writer.error(APIError(500, f"The server had an error while streaming ({type(exc).__name__})."))
+            stats.finish_reason = "error 500"
+            yield "".join(out) + writer.error(APIError(500, f"The server had an error while streaming "
+                                                            f"({type(exc).__name__})."))
 
 
 def _extension(executed: list[ToolExecuted]) -> LocalcallExtension | None:

@@ -11,14 +11,16 @@ from .schemas import ModelCard, now
 
 
 class Catalog:
-    def __init__(self, models: Mapping[str, ChatModel], *, max_waiting: int):
+    def __init__(self, models: Mapping[str, ChatModel], *, max_waiting: int, stream_interval: float):
         if not models:
             raise ValueError("a server needs at least one model")
         # One queue per model instance: a model served under two ids still generates for one
         # request at a time, and its queue's bound must count both ids' requests.
         queues: dict[int, ModelQueue] = {}
-        self.queues = {name: queues.setdefault(id(model), ModelQueue(model, max_waiting=max_waiting))
-                       for name, model in models.items()}
+        for model in models.values():
+            if id(model) not in queues:
+                queues[id(model)] = ModelQueue(model, max_waiting=max_waiting, stream_interval=stream_interval)
+        self.queues = {name: queues[id(model)] for name, model in models.items()}
         self.created = now()  # when serving began: the cards' "created"
 
     def get(self, name: str) -> ModelQueue:

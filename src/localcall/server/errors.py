@@ -103,12 +103,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {404: f"Unknown URL {request.method} {request.url.path}",
-                   405: f"Method {request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+                   405: f"Method {request.method} is not allowed on {request.url.path}"}.get(exc.status_code,
+                                                                                          str(exc.detail))
         return APIError(exc.status_code, message, headers=dict(exc.headers or {})).response()
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug of ours: logged with its traceback, answered in the shape clients understand.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return APIError(500, f"The server had an error while processing your request "
-                             f"({type(exc).__name__}). This is a bug in localcall; the server log has the details.").response()
+        return APIError(500, f"The server had an error while processing your request ({type(exc).__name__}). "
+                             f"This is a bug in localcall; the server log has the details.").response()

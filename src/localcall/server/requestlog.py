@@ -34,11 +34,13 @@ class RequestStats:
         self.finish_reason = result.finish_reason
 
     def describe(self) -> str:
-        text = (f"model={self.model} key={self.principal} prompt={self.prompt_tokens} "
-                f"completion={self.completion_tokens} tool_calls={self.tool_calls}")
+        text = f"model={self.model} key={self.principal}"
+        if not self.finish_reason:  # refused before generating: nothing else to say
+            return text
+        text += f" prompt={self.prompt_tokens} completion={self.completion_tokens} tool_calls={self.tool_calls}"
         if self.executed:
             text += f" executed={self.executed}"
-        return text + (f" finish={self.finish_reason}" if self.finish_reason else "")
+        return f"{text} finish={self.finish_reason}"
 
 
 class RequestLog:

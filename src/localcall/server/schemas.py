@@ -16,8 +16,7 @@ import secrets
 import time
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator,
-                      model_serializer)
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_serializer
 
 from ..messages import ChatResult, Message, ToolCall, Usage
 

@@ -1,14 +1,18 @@
 """`localcall serve`: load the models, build the app, run uvicorn until SIGINT or SIGTERM.
 
-Shutdown: uvicorn stops accepting, gives requests in flight `shutdown_grace` seconds to end,
-then cancels the rest; the app's lifespan then cancels every generation and waits for its
-thread, so no thread is inside llama.cpp when the process exits.
+Shutdown (SIGINT, SIGTERM): the server stops accepting, cancels every generation at once (a
+stream in flight ends normally: its last chunks, finish_reason "length", [DONE]; a queued
+request gets 503), waits for the worker threads, so none is inside llama.cpp at exit, and
+gives the responses `shutdown_grace` seconds to be sent.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
+import time
 from typing import Sequence
 
 import uvicorn
@@ -64,12 +68,52 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
                             log_level="info", timeout_graceful_shutdown=shutdown_grace)
     log.info("authentication: %s", "API key required" if auth.required else "none (loopback or --no-auth)")
     try:
-        uvicorn.Server(config).run()
+        _Server(config).run()
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the SIGINT it handled; the shutdown has already happened
     finally:
         if audit is not None:
             audit.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, with the generations cancelled as soon as shutdown begins: uvicorn itself would
+    wait for every response to end, and a generation can last minutes."""
+
+    def __init__(self, config: uvicorn.Config):
+        super().__init__(config)
+        self.catalog = config.app.state.catalog  # an app made by create_app
+
+    async def shutdown(self, sockets=None) -> None:
+        await self.catalog.close()
+        await super().shutdown(sockets)
+
+
+class BackgroundServer:
+    """An app served by uvicorn in a background thread of this process, on a port the OS picks
+    (tests, benchmarks, notebooks). The socket is bound before the thread starts, so there is
+    no window in which another process can take the port."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, *, shutdown_grace: float = 2.0):
+        self.app = app
+        self._socket = socket.create_server((host, port))
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self.server = _Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                             timeout_graceful_shutdown=shutdown_grace))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]},
+                                       name=f"localcall-server-{self.port}", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the background server did not start")
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        self._socket.close()
 
 
 def _configure_logging() -> None:

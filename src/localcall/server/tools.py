@@ -29,10 +29,10 @@ from typing import Any, AsyncIterator, Iterable
 
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, Message, ReasoningDelta, ToolCall,
                         ToolCallDelta, ToolCallEnd, ToolCallStart, ToolSpec)
-from ..tools import Agent, ApprovalRequest, AuditLog, CallFinished, Policy, RunFinished, RunResult, StepStarted
-from ..tools import Tool, ToolOutcome, ToolRegistry
+from ..tools import (Agent, ApprovalRequest, AuditLog, CallFinished, Policy, RunFinished, RunResult, StepStarted, Tool,
+                     ToolOutcome, ToolRegistry)
 from .errors import bad_request
-from .queue import ModelQueue
+from .queue import Failure, ModelQueue
 
 
 @dataclass
@@ -41,11 +41,6 @@ class ToolExecuted:
 
     call: ToolCall
     outcome: ToolOutcome
-
-
-@dataclass
-class _Failure:
-    error: BaseException
 
 
 class ServerTools:
@@ -67,8 +62,8 @@ class ServerTools:
 
     async def run(self, queue: ModelQueue, messages: list[Message], *, principal: str, client_tools: list[dict],
                   tool_choice: Any, cancel: threading.Event, deadline: float,
-                  options: dict[str, Any]) -> AsyncIterator[ChatEvent | ToolExecuted]:
-        """The loop for one request, as events ending with Finished (see the module doc)."""
+                  options: dict[str, Any]) -> AsyncIterator[list[ChatEvent | ToolExecuted]]:
+        """The loop for one request, as batches of events ending with Finished (see the module doc)."""
         events: asyncio.Queue = asyncio.Queue()
         specs = [ToolSpec.from_openai(t) for t in client_tools]
         model = _QueuedModel(asyncio.get_running_loop(), queue, cancel, deadline, events, {s.name for s in specs})
@@ -82,25 +77,26 @@ class ServerTools:
                     if isinstance(event, StepStarted):
                         started = True
                     elif isinstance(event, CallFinished):
-                        events.put_nowait(ToolExecuted(event.call, event.outcome))
+                        events.put_nowait([ToolExecuted(event.call, event.outcome)])
                     elif isinstance(event, RunFinished):
-                        events.put_nowait(Finished(model.turn(event.result)))
+                        events.put_nowait([Finished(model.turn(event.result))])
             except ValueError as exc:
                 # Before the first step the agent checks the offer (a client tool named like a
                 # server tool, tool_choice naming a tool this key may not use): the client's fault.
-                events.put_nowait(_Failure(exc if started else bad_request(str(exc), "tools")))
+                param = "tool_choice" if "tool_choice" in str(exc) else "tools"
+                events.put_nowait(Failure(exc if started else bad_request(str(exc), param)))
             except Exception as exc:
-                events.put_nowait(_Failure(exc))
+                events.put_nowait(Failure(exc))
 
         task = asyncio.create_task(drive())
         finished = False
         try:
             while True:
-                item = await events.get()
-                if isinstance(item, _Failure):
-                    raise item.error
-                finished = isinstance(item, Finished)
-                yield item
+                batch = await events.get()
+                if isinstance(batch, Failure):
+                    raise batch.error
+                finished = isinstance(batch[-1], Finished)
+                yield batch
                 if finished:
                     return
         finally:
@@ -142,28 +138,39 @@ class _QueuedModel:
 
     async def _generate(self, messages, tools, tool_choice, options) -> ChatResult:
         renumbered: dict[int, int] = {}  # the runtime's call index → the client's
-        async for event in self.queue.stream(messages, cancel=self.cancel, deadline=self.deadline, tools=tools,
+        async for batch in self.queue.stream(messages, cancel=self.cancel, deadline=self.deadline, tools=tools,
                                              tool_choice=tool_choice, **options):
-            if isinstance(event, Finished):
-                return event.result
-            if isinstance(event, ContentDelta):
-                self.content.append(event.text)
-            elif isinstance(event, ReasoningDelta):
-                self.reasoning.append(event.text)
-            elif isinstance(event, ToolCallStart):
-                if event.name not in self.client_names:
-                    continue  # a server tool: the client never sees it as a call
-                renumbered[event.index] = len(renumbered)
-                event = ToolCallStart(renumbered[event.index], event.id, event.name)
-            elif isinstance(event, (ToolCallDelta, ToolCallEnd)):
-                if event.index not in renumbered:
-                    continue
-                event = (ToolCallDelta(renumbered[event.index], event.arguments) if isinstance(event, ToolCallDelta)
-                         else ToolCallEnd(renumbered[event.index]))
-            else:
-                continue  # a dropped call (MalformedToolCall): the runtime already left it out
-            self.events.put_nowait(event)
+            forward = []
+            for event in batch:
+                if isinstance(event, Finished):
+                    if forward:
+                        self.events.put_nowait(forward)
+                    return event.result
+                event = self._for_client(event, renumbered)
+                if event is not None:
+                    forward.append(event)
+            if forward:
+                self.events.put_nowait(forward)
         raise AssertionError("the model's stream ended without Finished")
+
+    def _for_client(self, event: ChatEvent, renumbered: dict[int, int]) -> ChatEvent | None:
+        """The event as the client sees it; None for what it must not see."""
+        if isinstance(event, ContentDelta):
+            self.content.append(event.text)
+            return event
+        if isinstance(event, ReasoningDelta):
+            self.reasoning.append(event.text)
+            return event
+        if isinstance(event, ToolCallStart):
+            if event.name not in self.client_names:
+                return None  # a server tool: the client never sees it as a call
+            renumbered[event.index] = len(renumbered)
+            return ToolCallStart(renumbered[event.index], event.id, event.name)
+        if isinstance(event, ToolCallDelta) and event.index in renumbered:
+            return ToolCallDelta(renumbered[event.index], event.arguments)
+        if isinstance(event, ToolCallEnd) and event.index in renumbered:
+            return ToolCallEnd(renumbered[event.index])
+        return None  # a server call's pieces, or a dropped call (MalformedToolCall)
 
     def turn(self, run: RunResult) -> ChatResult:
         """The whole turn as one result, the way the client sees it."""

@@ -1,0 +1,81 @@
+"""`serve.run` as `localcall serve` runs it: a real process, a log line per request, and a
+clean shutdown on SIGINT and SIGTERM, even with a generation in flight."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx2
+import pytest
+
+from localcall.server.serve import run
+
+LONG = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 4000,
+        "stream": True, "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {
+            "type": "object", "properties": {"s": {"type": "string", "minLength": 50000}}, "required": ["s"]}}}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(port: int, *args: str) -> subprocess.Popen:
+    code = f"from localcall.server.serve import run; run(port={port}{''.join(', ' + a for a in args)})"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "the server did not start"
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx2.TransportError:
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_shutdown_with_a_generation_in_flight(sig):
+    port = free_port()
+    process = start(port, "api_keys=['tester=sk-test']")
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    headers = {"Authorization": "Bearer sk-test"}
+    hi = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
+    plain = httpx2.post(url, headers=headers, timeout=60, json=hi)
+    assert plain.status_code == 200
+    received = []
+
+    def stream():
+        try:
+            with httpx2.stream("POST", url, json=LONG, headers=headers, timeout=60) as response:
+                for line in response.iter_lines():
+                    received.append(line)
+        except httpx2.TransportError:
+            pass  # the server closed the connection at shutdown
+
+    reader = threading.Thread(target=stream)
+    reader.start()
+    while len(received) < 5:
+        time.sleep(0.05)
+    process.send_signal(sig)
+    output, _ = process.communicate(timeout=30)  # the grace period is 5 s; the generation is cancelled after
+    reader.join(10)
+    assert process.returncode in (0, -sig), output
+    assert "Traceback" not in output, output
+    lines = [line for line in output.splitlines() if "POST /v1/chat/completions" in line]
+    assert any("200 model=smollm2-135m key=tester prompt=" in line and "completion=3" in line for line in lines), output
+    assert len(lines) == 2, output  # the interrupted stream is logged too
+    assert json.loads(received[0].removeprefix("data: "))["object"] == "chat.completion.chunk"
+
+
+def test_refuses_to_listen_openly_without_keys():
+    with pytest.raises(ValueError, match="--api-key"):
+        run(host="0.0.0.0")
