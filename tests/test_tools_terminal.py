@@ -59,7 +59,8 @@ def test_approval_without_a_terminal_denies(scripted_model, tools_audit, monkeyp
 
 
 def test_max_steps_is_reported(scripted_model, tools_audit):
-    again = scripted_model.calls(("calculator", {"expression": "1"}))
+    # Two different calls: identical ones would trip the agent's repeat guard instead.
+    steps = [scripted_model.calls(("calculator", {"expression": e})) for e in ("1", "2")]
     out = console()
-    run_chat_with_tools(scripted_model(again, again), "loop", [calculator], out, audit=tools_audit, max_steps=2)
+    run_chat_with_tools(scripted_model(*steps), "loop", [calculator], out, audit=tools_audit, max_steps=2)
     assert "Stopped after 2 steps without a final answer." in out.file.getvalue()
