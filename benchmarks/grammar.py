@@ -125,15 +125,15 @@ def time_to_tool_call(model_path, repeat):
     try:
         _wait(ours_port, ours)
         _wait(theirs_port, theirs)
-        clients = {"localcall": OpenAI(base_url=f"http://127.0.0.1:{ours_port}/v1", api_key="x"),
-                   "llama_cpp.server": OpenAI(base_url=f"http://127.0.0.1:{theirs_port}/v1", api_key="x")}
+        clients = {"localcall": (OpenAI(base_url=f"http://127.0.0.1:{ours_port}/v1", api_key="x"), "smollm2-135m"),
+                   "llama_cpp.server": (OpenAI(base_url=f"http://127.0.0.1:{theirs_port}/v1", api_key="x"), "default")}
         times = {k: [] for k in clients}
         calls = {}
         for i in range(repeat + 1):
-            for name, client in clients.items():
+            for name, (client, model) in clients.items():
                 start = time.perf_counter()
                 r = client.chat.completions.create(
-                    model="default", messages=[{"role": "user", "content": QUESTION}], tools=[WEATHER],
+                    model=model, messages=[{"role": "user", "content": QUESTION}], tools=[WEATHER],
                     tool_choice={"type": "function", "function": {"name": "get_weather"}}, temperature=0, max_tokens=64)
                 elapsed = time.perf_counter() - start
                 if i:  # the first round warms caches
