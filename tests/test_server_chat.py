@@ -237,3 +237,12 @@ def test_models_endpoints(openai_client, live_server):
     assert [m.id for m in models.data] == [MODEL] and models.data[0].object == "model"
     assert openai_client.models.retrieve(MODEL).id == MODEL
     assert httpx2.get(live_server.url + "/health").json() == {"status": "ok"}
+
+
+def test_openapi_document(live_server):
+    doc = httpx2.get(live_server.url + "/openapi.json").json()
+    assert {"/v1/chat/completions", "/v1/models", "/v1/models/{model_id}", "/health"} <= set(doc["paths"])
+    schemas = doc["components"]["schemas"]
+    assert {"messages", "tools", "tool_choice", "response_format", "stream_options"} <= set(
+        schemas["ChatRequest"]["properties"])
+    assert "localcall" in schemas["ChatCompletion"]["properties"]  # the documented extension field

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx2
@@ -146,3 +147,21 @@ def test_unknown_route_and_method(live_server):
     assert r.status_code == 404 and error_of(r)
     r = httpx2.get(live_server.url + "/v1/chat/completions", timeout=10)
     assert r.status_code == 405 and error_of(r)
+
+
+def test_oversized_body_is_413(start_server, default_model):
+    from localcall.server import ServerSettings
+
+    server = start_server({MODEL: default_model}, ServerSettings(max_body_bytes=1000))
+    big = {"model": MODEL, "messages": [{"role": "user", "content": "x" * 2000}]}
+    r = httpx2.post(server.url + "/v1/chat/completions", json=big, timeout=30)
+    assert r.status_code == 413 and error_of(r)["code"] == "request_too_large"
+
+    def chunked():  # no Content-Length: the cap is enforced while reading
+        yield json.dumps(big).encode()
+
+    r = httpx2.post(server.url + "/v1/chat/completions", content=chunked(), timeout=30,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    small = server.client().chat.completions.create(model=MODEL, messages=HI, max_tokens=2)
+    assert small.choices

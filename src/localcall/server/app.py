@@ -28,6 +28,7 @@ from ..messages import ChatEvent, ChatResult, Finished
 from ..runtime.chat import ChatModel, RequestError
 from . import errors
 from .auth import Auth
+from .bodylimit import DEFAULT_MAX_BODY, BodyLimit
 from .catalog import Catalog
 from .errors import APIError, bad_request
 from .queue import ModelQueue
@@ -51,6 +52,7 @@ class ServerSettings:
     tools: ServerTools | None = None  # server-side tools (--tools)
     # Seconds between two writes of a stream (the first token goes at once): see queue.py.
     stream_interval: float = 0.02
+    max_body_bytes: int = DEFAULT_MAX_BODY  # larger request bodies get 413 before being read
 
 
 class _ClientGone(Exception):
@@ -66,11 +68,14 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
         yield
         await catalog.close()  # cancel generations and wait for their threads
 
-    app = FastAPI(title="localcall", version=__version__, lifespan=lifespan,
+    # separate_input_output_schemas=False: the response models' serializers only drop absent
+    # fields, so their validation schema documents them; the serialization one would be opaque.
+    app = FastAPI(title="localcall", version=__version__, lifespan=lifespan, separate_input_output_schemas=False,
                   description="OpenAI-compatible Chat Completions with grammar-constrained tool calls.")
     app.state.catalog = catalog
     errors.install(app)
-    app.add_middleware(RequestLog)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # added last, so outermost: it logs the 413s too
 
     def principal(request: Request) -> str:
         return settings.auth.principal(request.headers.get("authorization"))

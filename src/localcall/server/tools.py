@@ -124,7 +124,7 @@ class _QueuedModel:
     def chat(self, messages: list[Message], *, tools=None, tool_choice="auto", **options) -> ChatResult:
         """Called by the Agent in a thread of its own: the step runs on the loop, and this
         thread waits for it."""
-        if self.cancel.is_set():  # the deadline passed or the client left: no new step
+        if self.cancel.is_set() or self.loop.time() >= self.deadline:  # client gone, or out of time
             return ChatResult(content="", finish_reason="cancelled")
         self._step = asyncio.run_coroutine_threadsafe(self._generate(messages, tools, tool_choice, options), self.loop)
         try:
