@@ -127,14 +127,9 @@ class ModelQueue:
         timer = loop.call_at(deadline, cancel.set)
         finished = False
         try:
-            while True:
-                batch = await events.get()
-                if isinstance(batch, Failure):
-                    raise batch.error
+            async for batch in drain(events):
                 finished = isinstance(batch[-1], Finished)
                 yield batch
-                if finished:
-                    return
         finally:
             timer.cancel()
             if not finished:
@@ -197,3 +192,15 @@ def _shutting_down() -> APIError:
 def _join(threads: list[threading.Thread], timeout: float) -> None:
     for thread in threads:
         thread.join(timeout)
+
+
+async def drain(events: asyncio.Queue) -> AsyncIterator[list]:
+    """The batches a worker puts on `events`, up to the one ending in Finished; a Failure it
+    puts there is raised here, in the consumer."""
+    while True:
+        batch = await events.get()
+        if isinstance(batch, Failure):
+            raise batch.error
+        yield batch
+        if isinstance(batch[-1], Finished):
+            return

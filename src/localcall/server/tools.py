@@ -32,7 +32,7 @@ from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, Message, 
 from ..tools import (Agent, ApprovalRequest, AuditLog, CallFinished, Policy, RunFinished, RunResult, StepStarted, Tool,
                      ToolOutcome, ToolRegistry)
 from .errors import bad_request
-from .queue import Failure, ModelQueue
+from .queue import Failure, ModelQueue, drain
 
 
 @dataclass
@@ -91,14 +91,9 @@ class ServerTools:
         task = asyncio.create_task(drive())
         finished = False
         try:
-            while True:
-                batch = await events.get()
-                if isinstance(batch, Failure):
-                    raise batch.error
+            async for batch in drain(events):
                 finished = isinstance(batch[-1], Finished)
                 yield batch
-                if finished:
-                    return
         finally:
             if not finished:
                 cancel.set()
