@@ -76,7 +76,8 @@ class LlamaCppBackend:
         cparams.n_ctx = min(n_ctx or trained, trained) if trained > 0 else (n_ctx or 4096)
         cparams.n_batch = cparams.n_ubatch = n_batch
         cparams.n_seq_max = 1
-        n_threads = threads or max(1, (os.cpu_count() or 2))
+        # $LOCALCALL_THREADS overrides the model's own setting (several processes sharing cores).
+        n_threads = int(os.environ.get("LOCALCALL_THREADS") or 0) or threads or max(1, (os.cpu_count() or 2))
         cparams.n_threads = cparams.n_threads_batch = n_threads
         self._ctx = L.llama_init_from_model(self._model, cparams)
         if not self._ctx:
