@@ -10,9 +10,10 @@ from . import generic, hermes, llama3, mistral  # noqa: F401  (each registers it
 from ..runtime.backend import SpecialTokens
 from .base import FORMATS, CallSyntax, ChatFormat, ToolCallParser
 from .jinja import TemplateError, load_builtin_template
+from .templated import uses_tools
 
 __all__ = ["FORMATS", "CallSyntax", "ChatFormat", "TemplateError", "ToolCallParser", "detect_format",
-           "get_format", "load_builtin_template"]
+           "get_format", "load_builtin_template", "uses_tools"]
 
 FALLBACK = "generic"
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Mapping
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -70,8 +71,10 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
 
     # separate_input_output_schemas=False: the response models' serializers only drop absent
     # fields, so their validation schema documents them; the serialization one would be opaque.
+    # The API's description is served by our own routes below, behind the same keys as the API.
     app = FastAPI(title="localcall", version=__version__, lifespan=lifespan, separate_input_output_schemas=False,
-                  description="OpenAI-compatible Chat Completions with grammar-constrained tool calls.")
+                  description="OpenAI-compatible Chat Completions with grammar-constrained tool calls.",
+                  openapi_url=None, docs_url=None, redoc_url=None)
     app.state.catalog = catalog
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -84,17 +87,26 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
     async def health() -> dict:
         return {"status": "ok"}
 
-    @app.get("/v1/models", response_model=ModelList)
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document(_: str = Depends(principal)) -> JSONResponse:
+        return JSONResponse(errors.without_422(app.openapi()))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_page(_: str = Depends(principal)) -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="localcall API")
+
+    @app.get("/v1/models", response_model=ModelList, responses=errors.error_responses(401))
     async def list_models(_: str = Depends(principal)) -> ModelList:
         return ModelList(data=catalog.cards())
 
-    @app.get("/v1/models/{model_id:path}", response_model=ModelCard)
+    @app.get("/v1/models/{model_id:path}", response_model=ModelCard, responses=errors.error_responses(401, 404))
     async def get_model(model_id: str, _: str = Depends(principal)) -> ModelCard:
         return catalog.card(model_id)
 
     @app.post("/v1/chat/completions", response_model=None,
               responses={200: {"model": ChatCompletion, "content": {"text/event-stream": {}},
-                               "description": "A completion, or with stream=true its chunks as server-sent events"}})
+                               "description": "A completion, or with stream=true its chunks as server-sent events"},
+                         **errors.error_responses(400, 401, 404, 413, 429, 503)})
     async def chat_completions(body: ChatRequest, request: Request, who: str = Depends(principal)) -> Response:
         queue = catalog.get(body.model)
         stats = RequestStats(model=body.model, principal=who)
@@ -117,7 +129,7 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
             if not streaming:
                 await events.aclose()  # whatever happened: cancel the generation, free the place
         stats.record(result, len(executed))
-        return JSONResponse(completion(cid, body.model, created, result, _extension(executed)).model_dump(mode="json"))
+        return JSONResponse(completion(cid, body.model, created, result, _extension(result, executed)).model_dump(mode="json"))
 
     return app
 
@@ -201,7 +213,7 @@ async def _sse(writer: ChunkWriter, first: Batch, events: AsyncIterator[Batch], 
                 for event in batch:
                     if isinstance(event, Finished):
                         stats.record(event.result, len(executed))
-                        out.append(writer.finish(event.result, _extension(executed), include_usage))
+                        out.append(writer.finish(event.result, _extension(event.result, executed), include_usage))
                         yield "".join(out)
                         return
                     if isinstance(event, ToolExecuted):
@@ -224,9 +236,11 @@ async def _sse(writer: ChunkWriter, first: Batch, events: AsyncIterator[Batch], 
                                                             f"({type(exc).__name__})."))
 
 
-def _extension(executed: list[ToolExecuted]) -> LocalcallExtension | None:
-    if not executed:
+def _extension(result: ChatResult, executed: list[ToolExecuted]) -> LocalcallExtension | None:
+    if not (executed or result.incomplete_calls or result.repeated_calls_dropped):
         return None
-    return LocalcallExtension(executed_tool_calls=[
-        ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
-                         content=e.outcome.content, error=e.outcome.error) for e in executed])
+    ran = [ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
+                            content=e.outcome.content, error=e.outcome.error) for e in executed]
+    return LocalcallExtension(executed_tool_calls=ran or None,
+                              incomplete_tool_calls=[c.id for c in result.incomplete_calls] or None,
+                              repeated_tool_calls_dropped=result.repeated_calls_dropped or None)

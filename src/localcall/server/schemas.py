@@ -227,6 +227,8 @@ class ChatRequest(_Request):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = Field(None, ge=0)  # an extension, as llama.cpp's and vLLM's servers accept
+    # An extension: keep a tool call that repeats an earlier one of the same message.
+    allow_repeated_tool_calls: bool | None = None
     seed: int | None = Field(None, ge=-INT64, lt=INT64)
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(None, ge=1)
@@ -298,7 +300,8 @@ class ChatRequest(_Request):
         seed = self.seed % 2 ** 64 if self.seed is not None else None
         return {"parallel_tool_calls": self.parallel_tool_calls is not False, "response_format": response_format,
                 "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "seed": seed,
-                "stop": self.stop, "max_tokens": self.max_completion_tokens or self.max_tokens or default_max_tokens}
+                "stop": self.stop, "max_tokens": self.max_completion_tokens or self.max_tokens or default_max_tokens,
+                "allow_repeated_calls": bool(self.allow_repeated_tool_calls)}
 
     @property
     def include_usage(self) -> bool:
@@ -379,7 +382,13 @@ class ExecutedToolCall(WireModel):
 class LocalcallExtension(WireModel):
     """The `localcall` field on responses and final chunks: what OpenAI's format has no place for."""
 
-    executed_tool_calls: list[ExecutedToolCall]
+    _sparse = frozenset({"executed_tool_calls", "incomplete_tool_calls", "repeated_tool_calls_dropped"})
+    executed_tool_calls: list[ExecutedToolCall] | None = None
+    # Ids of the calls in message.tool_calls that generation stopped inside (finish_reason
+    # "length"): their arguments are cut short and are not valid JSON.
+    incomplete_tool_calls: list[str] | None = None
+    # Calls left out because they repeated an earlier call of the message (see the README).
+    repeated_tool_calls_dropped: int | None = None
 
 
 class ChatCompletion(WireModel):
@@ -461,7 +470,9 @@ def client_finish_reason(reason: str) -> str:
 
 def completion(cid: str, model: str, created: int, result: ChatResult,
                extension: LocalcallExtension | None) -> ChatCompletion:
-    calls = [ResponseToolCall.of(c) for c in result.tool_calls] or None
+    # As OpenAI does, a call cut short by max_tokens is returned as far as it was generated, after
+    # the finished ones, with finish_reason "length"; the extension names it.
+    calls = [ResponseToolCall.of(c) for c in [*result.tool_calls, *result.incomplete_calls]] or None
     message = ResponseMessage(content=result.content, tool_calls=calls, reasoning_content=result.reasoning)
     return ChatCompletion(id=cid, created=created, model=model,
                           choices=[Choice(message=message, finish_reason=client_finish_reason(result.finish_reason))],
