@@ -28,29 +28,34 @@ PROMPT = "<|im_start|>user\nPlace an order for me.<|im_end|>\n<|im_start|>assist
 
 
 class Address(BaseModel):
-    street: str = Field(max_length=12)
-    city: str = Field(max_length=10)
+    city: str = Field(max_length=8)
 
 
 class Item(BaseModel):
-    sku: str = Field(max_length=6)
     gift: bool
 
 
-class Order(BaseModel):
-    """Place an order."""
-    ship_to: Address
+class Parcel(BaseModel):
+    """Send a parcel."""
+    to: Address
     items: list[Item] = Field(min_length=1, max_length=2)
+
+
+class Order(BaseModel):
+    ship_to: Address
     bill_to: Address | None = None
 
 
-ORDER = Order.model_json_schema()  # pydantic's own output: "$defs" and "$ref": "#/$defs/Address"
+# pydantic's own output: "$defs" and "$ref": "#/$defs/Address" (small: outlines indexes
+# each grammar over the whole vocabulary, and string lengths cost it most).
+PARCEL = Parcel.model_json_schema()
+ORDER = Order.model_json_schema()
 TREE = {"type": "object", "properties": {"v": {"type": "boolean"},
                                          "kids": {"type": "array", "maxItems": 2, "items": {"$ref": "#"}}},
         "required": ["v"]}
 # The same references in the other spellings users send.
 REFERENCE_FORMS = {
-    "$defs": ORDER,
+    "$defs": PARCEL,
     "definitions (draft 7)": {"$schema": "http://json-schema.org/draft-07/schema#",
                               "definitions": {"Point": {"type": "object", "properties": {"x": {"type": "boolean"}},
                                                         "required": ["x"]}},
@@ -94,21 +99,21 @@ def calls_in(family: str, text: str) -> list[tuple[str, str]]:
 def test_embedded_references_resolve_in_every_call_body(family, engine, llama_backend):
     """generic and hermes embed the parameters in {"name", "arguments"}; llama3 and mistral
     write NAME + arguments. Either way pydantic's $refs resolve and every call validates."""
-    tool = ToolSpec("place_order", "Place an order.", ORDER)
+    tool = ToolSpec("send", "Send a parcel.", PARCEL)
     special = llama_backend.special
     grammar = build_tool_grammar(formats.get_format(family).call_syntax(special), [tool], ToolChoice("required"),
                                  parallel=False, special=special, control_ids=special.control_ids)
     engine.compile(grammar)
     completed = 0
     for seed in range(2):
-        finish, text = generate(llama_backend, engine, grammar, seed, max_tokens=160)
+        finish, text = generate(llama_backend, engine, grammar, seed, max_tokens=80)
         if finish != "stop":
             continue
         completed += 1
         (name, arguments), = calls_in(family, text)
-        assert name == "place_order"
-        assert validate_instance(json.loads(arguments), ORDER) is None, arguments
-        Order.model_validate_json(arguments)
+        assert name == "send"
+        assert validate_instance(json.loads(arguments), PARCEL) is None, arguments
+        Parcel.model_validate_json(arguments)
     assert completed, "no generation completed"
 
 
@@ -117,10 +122,13 @@ def test_every_reference_form_generates_valid_values(form, engine, llama_backend
     schema = REFERENCE_FORMS[form]
     check_schema(schema, where=form)
     node = json_node(schema)
+    completed = 0
     for seed in range(2):
-        finish, text = generate(llama_backend, engine, node, seed)
+        finish, text = generate(llama_backend, engine, node, seed, max_tokens=60)
         if finish == "stop":
+            completed += 1
             assert validate_instance(json.loads(text), schema) is None, text
+    assert completed, "no generation completed"
 
 
 def test_a_recursive_tree_generates_valid_trees_on_llguidance(llama_backend):
@@ -128,12 +136,12 @@ def test_a_recursive_tree_generates_valid_trees_on_llguidance(llama_backend):
     check_schema(TREE, where="tree")
     node = json_node(TREE)
     completed = 0
-    for seed in range(4):
-        finish, text = generate(llama_backend, engine, node, seed)
+    for seed in range(3):
+        finish, text = generate(llama_backend, engine, node, seed, max_tokens=60)
         if finish == "stop":
             completed += 1
             assert validate_instance(json.loads(text), TREE) is None, text
-    assert completed >= 2
+    assert completed >= 1
 
 
 def test_outlines_refuses_recursion_it_would_only_unroll(llama_backend):
@@ -257,10 +265,9 @@ def test_closing_objects_never_admits_what_the_original_rejects(schema, instance
 
 def test_closing_still_closes_where_it_narrows():
     schema = closed(hoist(ORDER).root)
-    assert validate_instance({"ship_to": {"street": "a", "city": "b", "extra": 1}, "items": [{"sku": "x", "gift": True}]},
-                             ORDER) is None
-    assert "extra" in validate_instance({"ship_to": {"street": "a", "city": "b", "extra": 1},
-                                         "items": [{"sku": "x", "gift": True}]}, schema)
+    value = {"ship_to": {"city": "Oslo"}, "bill_to": {"city": "Rome", "extra": 1}}
+    assert validate_instance(value, ORDER) is None
+    assert "extra" in validate_instance(value, schema)
 
 
 def test_an_engine_failure_mid_generation_carries_the_state(engine, llama_backend):
