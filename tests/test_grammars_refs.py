@@ -144,11 +144,16 @@ def test_a_recursive_tree_generates_valid_trees_on_llguidance(llama_backend):
     assert completed >= 1
 
 
-def test_outlines_refuses_recursion_it_would_only_unroll(llama_backend):
-    """outlines_core unrolls a recursive $ref three levels and then allows any object there."""
+@pytest.mark.parametrize("schema, message", [
+    # outlines_core unrolls a recursive $ref three levels and then allows any object there.
+    (TREE, "recursive"),
+    # ... and builds oneOf as anyOf: 123 would pass, though it matches both options.
+    ({"type": "object", "properties": {"p": {"oneOf": [{"type": "integer"}, {"type": "number"}]}}}, "oneOf"),
+])
+def test_outlines_refuses_what_it_would_only_approximate(schema, message, llama_backend):
     engine = make_engine("outlines", llama_backend)
-    with pytest.raises(SchemaError, match="recursive"):
-        engine.compile(json_node(TREE))
+    with pytest.raises(SchemaError, match=message):
+        engine.compile(json_node(schema))
 
 
 @pytest.mark.parametrize("schema, path", [

@@ -28,9 +28,10 @@ _WHITESPACE = "" if not JSON_OPTIONS["whitespace_flexible"] else r"[ ]?"
 
 
 # Keywords outlines_core's regex builder accepts but does not enforce (seen: "maximum": 9
-# still admits 5791168). A schema using one is refused, never half-enforced.
+# still admits 5791168; "oneOf" is built as "anyOf", so 123 passes oneOf [integer, number]).
+# A schema using one is refused, never half-enforced.
 UNENFORCED = frozenset({
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties",
+    "oneOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties",
     "maxProperties", "uniqueItems", "not", "if", "then", "else", "contains", "patternProperties",
     "dependentRequired", "dependentSchemas", "propertyNames",
 })
