@@ -138,3 +138,64 @@ def test_a_prompt_no_context_could_hold_is_refused_by_its_size(live_server):
                            "messages": [{"role": "user", "content": "word " * 1_000_000}]})
     assert r.status_code == 400
     assert "bytes long" in r.json()["error"]["message"]
+
+
+# --- the grammar engine failing during generation ------------------------------------------------
+
+class ForbiddenTokenAt:
+    """The real engine's constraint, handed once, at its n-th step, a token its own mask had just
+    forbidden: how an engine bug shows itself. Everything else is the real engine."""
+
+    def __init__(self, hook, step: int):
+        self.hook, self.step, self.forbidden = hook, step, None
+
+    def mask(self, logits) -> None:
+        self.hook.mask(logits)
+        self.forbidden = int(logits.argmin())  # -inf: a token the grammar does not allow here
+
+    def accept(self, token: int):
+        self.step -= 1
+        return self.hook.accept(self.forbidden if self.step == 0 else token)
+
+    def done(self) -> bool:
+        return self.hook.done()
+
+
+@pytest.fixture(scope="module")
+def faulty_server(start_server, default_model):
+    from localcall.runtime.chat import ChatModel
+    from localcall.server import ServerSettings
+
+    class FaultyEngine:
+        def __init__(self, engine, step: int):
+            self.engine, self.step = engine, step
+
+        def compile(self, node):
+            self.engine.compile(node)
+
+        def constraint(self, node):
+            return ForbiddenTokenAt(self.engine.constraint(node), self.step)
+
+    model = ChatModel(default_model.spec, default_model.backend)
+    model._engine = FaultyEngine(default_model.engine, step=4)
+    return start_server({MODEL: model}, ServerSettings(default_max_tokens=32))
+
+
+def test_an_engine_error_before_the_answer_is_a_400(faulty_server):
+    r = httpx2.post(faulty_server.url + "/v1/chat/completions", timeout=60, json={
+        "model": MODEL, "messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": [WEATHER],
+        "tool_choice": "required"})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "grammar_engine_error" and "generation stopped" in error["message"]
+
+
+def test_an_engine_error_mid_stream_ends_the_stream_with_an_error(faulty_server):
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "A JSON object, please."}],
+            "response_format": {"type": "json_object"}, "stream": True}
+    with httpx2.stream("POST", faulty_server.url + "/v1/chat/completions", json=body, timeout=60) as r:
+        assert r.status_code == 200
+        events = [line.removeprefix("data: ") for line in r.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    assert json.loads(events[-2])["error"]["code"] == "grammar_engine_error"
+    assert any(json.loads(e).get("choices", [{}])[0].get("delta", {}).get("content") for e in events[:-2])

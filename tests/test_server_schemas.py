@@ -60,8 +60,8 @@ def test_a_nested_pydantic_response_format_parses(openai_client):
 
 
 def test_a_recursive_tool_schema_with_finite_values_is_served(openai_client):
-    """Served, not refused. (The tiny model tends to nest until max_tokens: a cut call is no
-    call, so only a finished one is checked against the schema.)"""
+    """Served, not refused. (The tiny model tends to nest until max_tokens: a cut call is
+    marked incomplete, so only a finished one is checked against the schema.)"""
     tree = {"type": "object", "properties": {"leaf": {"type": "boolean"},
                                              "kids": {"type": "array", "maxItems": 2, "items": {"$ref": "#"}}},
             "required": ["leaf"]}
@@ -71,8 +71,10 @@ def test_a_recursive_tool_schema_with_finite_values_is_served(openai_client):
             max_tokens=40, tool_choice="required", tools=[tool("draw", tree)])
         choice = completion.choices[0]
         assert choice.finish_reason in ("tool_calls", "length")
+        cut = (completion.model_extra.get("localcall") or {}).get("incomplete_tool_calls") or []
         for call in choice.message.tool_calls or []:
-            assert validate_instance(json.loads(call.function.arguments), tree) is None
+            if call.id not in cut:
+                assert validate_instance(json.loads(call.function.arguments), tree) is None
 
 
 def nested(levels: int) -> dict:

@@ -23,7 +23,8 @@ from typing import Iterator
 
 from .. import formats
 from ..grammars import DEFAULT_ENGINE, make_engine
-from ..grammars.schema import SchemaError, check_schema, validate_instance
+from ..grammars.errors import GrammarEngineError
+from ..grammars.schema import SchemaError, check_tool, validate_instance
 from ..grammars.spec import build_response_format_grammar, build_tool_grammar, json_node
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, MalformedToolCall, Message,
                         ReasoningDelta, ToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolChoice,
@@ -38,11 +39,22 @@ log = logging.getLogger("localcall")
 
 
 class RequestError(ValueError):
-    """The request cannot be served as asked (the server answers 400). `param` names the field."""
+    """The request cannot be served as asked (the server answers 400). `param` names the field,
+    `code` is the error code clients see (None for most)."""
+
+    code: str | None = None
 
     def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.param = param
+
+
+class ConstraintFailed(RequestError):
+    """The grammar engine stopped a generation under way. A bug of ours or of the engine's,
+    but one that the request's schema brought out: the client gets a 400 that says so (never a
+    500), and the server log gets the engine's state."""
+
+    code = "grammar_engine_error"
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,8 @@ class ChatModel:
             params.validate()
         except (TypeError, ValueError) as exc:
             raise RequestError(str(exc)) from None
+        for tool in offered:  # each alone and before the prompt is made, so an error names the tool
+            self._check_tool(tool, compile=constrained)
         try:
             text = self.format.render(messages, offered or None, template=self.template, special=self.backend.special)
         except (formats.TemplateError, ValueError) as exc:  # ValueError: content the family cannot render
@@ -134,8 +148,6 @@ class ChatModel:
                                f"{self.backend.n_ctx}", "messages")
         grammar = None
         if constrained:
-            for tool in offered:  # compiled alone first, so an error names the tool
-                self._check_tool(tool)
             try:
                 if offered:
                     grammar = build_tool_grammar(syntax, offered, choice,
@@ -168,10 +180,12 @@ class ChatModel:
     def _max_token_bytes(self) -> int:
         return max(len(self.backend.token_bytes(t)) for t in range(self.backend.n_vocab))
 
-    def _check_tool(self, tool: ToolSpec) -> None:
+    def _check_tool(self, tool: ToolSpec, *, compile: bool) -> None:
         where = f"tool {tool.name!r} parameters"
         try:
-            check_schema(tool.parameters, where=where)
+            check_tool(tool)
+            if not compile:
+                return
             try:
                 self.engine.compile(json_node(tool.parameters))
             except SchemaError as exc:
@@ -202,15 +216,20 @@ class ChatModel:
         repeats = RepeatedCallFilter() if parser and req.drop_repeated_calls else None
         gen = Generation(self.backend, req.prompt, req.params, hook=hook, cancel=cancel)
         assembler = ResultAssembler(req.tools, self.format.call_id_style)
-        for token in gen:
-            if not token.text:
-                continue
-            events = parser.feed(token.text) if parser else [ContentDelta(token.text)]
-            if repeats is not None:
-                events = repeats.take(events)
-            yield from assembler.take(events)
-            if repeats is not None and repeats.repeated:
-                break  # the message is complete without its repeat: stop generating
+        try:
+            for token in gen:
+                if not token.text:
+                    continue
+                events = parser.feed(token.text) if parser else [ContentDelta(token.text)]
+                if repeats is not None:
+                    events = repeats.take(events)
+                yield from assembler.take(events)
+                if repeats is not None and repeats.repeated:
+                    break  # the message is complete without its repeat: stop generating
+        except GrammarEngineError as exc:
+            log.error("%s stopped after %d tokens of %s\n%s", exc, gen.completion_tokens, self.name, exc.summary())
+            raise ConstraintFailed(f"generation stopped: {exc}. The request's schema may use something the "
+                                   f"grammar engine cannot follow; the server log has the details.") from None
         if parser and not (repeats and repeats.repeated):
             yield from assembler.take(parser.finish())
         assembler.repeated_calls_dropped = repeats.repeated if repeats else 0

@@ -160,7 +160,7 @@ async def _events(body: ChatRequest, queue: ModelQueue, who: str, settings: Serv
             async for batch in source:
                 yield batch
     except RequestError as exc:
-        raise bad_request(str(exc), exc.param) from None
+        raise bad_request(str(exc), exc.param, exc.code) from None
     finally:
         ticket.release()
 
