@@ -1,4 +1,7 @@
-"""What a vocabulary is and what its tokenizer can do, for the layers above the backends.
+"""What a vocabulary is and what its tokenizer can do: the facts formats and grammars need
+from a backend, without importing the backends.
+
+SpecialTokens: the vocabulary's special tokens, as a backend reports them.
 
 SpellingTokenizer: text → tokens whose bytes are exactly that text. Grammar engines need it
 for the text a grammar forces (jump-forward): the tokens they are handed must spell the
@@ -17,9 +20,32 @@ the text falls back to the longest vocabulary entry at each position.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Callable
 
 Tokenize = Callable[[str], list[int]]
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    bos_id: int | None
+    eos_id: int | None
+    bos: str = ""
+    eos: str = ""
+    # Tokens that end an assistant turn besides eos (<|eot_id|>, <|im_end|>, <end_of_turn>...).
+    end_of_turn_ids: frozenset[int] = field(default_factory=frozenset)
+    # Every control or user-defined token of the vocabulary by text, for format detection.
+    by_text: dict[str, int] = field(default_factory=dict)
+    # Control tokens: the model writes them as one token, never spelled out, so grammars refer
+    # to them by id. User-defined tokens (Qwen's <tool_call>) are matched as text.
+    control_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        ids = set(self.end_of_turn_ids)
+        if self.eos_id is not None:
+            ids.add(self.eos_id)
+        return frozenset(ids)
 
 
 class SpellingTokenizer:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Callable, ClassVar
 
 from ..messages import Message, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .base import ChatFormat
 from .jinja import BUILTIN_PREFIX, load_builtin_template, render_template
 

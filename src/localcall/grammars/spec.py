@@ -19,7 +19,7 @@ from typing import Union
 
 from ..formats.base import CallSyntax
 from ..messages import ToolChoice, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .schema import check_schema
 
 
