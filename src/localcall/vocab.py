@@ -20,6 +20,7 @@ the text falls back to the longest vocabulary entry at each position.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -73,7 +74,10 @@ class SpellingTokenizer:
         special = backend.special
         tokens = tokens if tokens is not None else [backend.token_bytes(i) for i in range(backend.n_vocab)]
         added = {text: i for text, i in special.by_text.items() if text and i not in special.control_ids}
-        return cls(lambda text: backend.tokenize(text, special=False), tokens, added, excluded=special.control_ids)
+        # A weak reference: engines are cached per backend (grammars.make_engine), and must not
+        # keep the backend alive themselves.
+        tokenize = weakref.WeakMethod(backend.tokenize)
+        return cls(lambda text: tokenize()(text, special=False), tokens, added, excluded=special.control_ids)
 
     def __call__(self, text: str | bytes) -> list[int]:
         if isinstance(text, bytes):

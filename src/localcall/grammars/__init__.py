@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import weakref
 
 from ..vocab import SpellingTokenizer
 
@@ -20,8 +21,19 @@ ENGINES: dict[str, str] = {
 DEFAULT_ENGINE = os.environ.get("LOCALCALL_ENGINE", "llguidance")
 
 
+_ENGINES_BUILT: "weakref.WeakKeyDictionary[object, dict[str, object]]" = weakref.WeakKeyDictionary()
+
+
 def make_engine(name: str, backend):
-    """An engine over this backend's vocabulary (built once per model: it walks every token)."""
+    """An engine over this backend's vocabulary. Built once per backend and engine name (it
+    walks every token): several chat models on one backend share it."""
+    built = _ENGINES_BUILT.setdefault(backend, {})
+    if name not in built:
+        built[name] = _build_engine(name, backend)
+    return built[name]
+
+
+def _build_engine(name: str, backend):
     if name not in ENGINES:
         raise ValueError(f"unknown grammar engine {name!r}; known: {', '.join(ENGINES)}")
     module_name, _, cls_name = ENGINES[name].partition(":")
