@@ -20,13 +20,6 @@ NOT_COVERED = {
     "CohereForAI-c4ai-command-r-plus-tool_use": "Command R+'s Action: JSON block (its template also fails on "
                                                 "OpenAI-style tools)",
     "CohereForAI-c4ai-command-r7b-12-2024-tool_use": "Command R7B's <|START_ACTION|> JSON list",
-    "GLM-4.6": "GLM's <arg_key>/<arg_value> pairs",
-    "GLM-4.7-Flash": "GLM's <arg_key>/<arg_value> pairs",
-    "Spark2.5": "GLM's <arg_key>/<arg_value> pairs",
-    "inclusionai-ling-3.0-flash": "GLM's <arg_key>/<arg_value> pairs",
-    "poolside-Laguna-S-2.1": "GLM's <arg_key>/<arg_value> pairs",
-    "poolside-Laguna-XS-2.1": "GLM's <arg_key>/<arg_value> pairs",
-    "poolside-Laguna-XS.2": "GLM's <arg_key>/<arg_value> pairs",
     "GigaChat3-10B-A1.8B": "GigaChat's function_call turn (one call per turn)",
     "GigaChat3.1-10B-A1.8B": "GigaChat's <|function_call|> turn (one call per turn)",
     "Kimi-K2-Instruct": "Kimi's <|tool_calls_section_begin|> sections",
@@ -78,7 +71,8 @@ def test_every_tool_template_is_covered_or_named_with_its_reason(outcomes):
     ("Qwen-Qwen2.5-7B-Instruct", "hermes"), ("Qwen-Qwen3-0.6B", "hermes"), ("Qwen-QwQ-32B", "hermes"),
     ("NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", "hermes"), ("NousResearch-Hermes-3-Llama-3.1-8B-tool_use", "hermes"),
     ("ibm-granite-granite-4.0", "hermes"), ("ibm-granite-granite-4.1", "hermes"),
-    ("Qwen3-Coder", "qwen3_coder"), ("Qwen3.5-4B", "qwen3_coder"),
+    ("Qwen3-Coder", "qwen3_coder"), ("Qwen3.5-4B", "qwen3_coder"), ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "qwen3_coder"),
+    ("GLM-4.6", "glm"), ("GLM-4.7-Flash", "glm"),
 ])
 def test_release_templates_are_detected_as_their_family(outcomes, template, family):
     assert outcomes[template].family == family and outcomes[template].covered, outcomes[template]

@@ -20,7 +20,7 @@ from test_server_chat import stream_tool_calls
 
 TEMPLATES = ["mistralai-Mistral-Nemo-Instruct-2407", "Mistral-Small-3.2-24B-Instruct-2506",
              "unsloth-mistral-Devstral-Small-2507", "Qwen3-Coder", "Qwen3.5-4B", "meta-llama-Llama-3.1-8B-Instruct",
-             "Qwen-Qwen2.5-7B-Instruct"]
+             "Qwen-Qwen2.5-7B-Instruct", "GLM-4.6", "GLM-4.7-Flash"]
 CHOICES = {"required": "required", "named": {"type": "function", "function": {"name": "get_time"}}}
 
 

@@ -6,7 +6,7 @@ detect_format (its template and special tokens) unless models.toml names one.
 
 from __future__ import annotations
 
-from . import generic, hermes, llama3, mistral, qwen3_coder  # noqa: F401  (each registers its family)
+from . import generic, glm, hermes, llama3, mistral, qwen3_coder  # noqa: F401  (each registers its family)
 from ..vocab import SpecialTokens
 from .base import FORMATS, CallSyntax, ChatFormat, ToolCallParser
 from .jinja import TemplateError, load_builtin_template

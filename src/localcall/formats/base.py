@@ -45,6 +45,7 @@ class CallSyntax:
     param_start: str = ""
     param_name_end: str = ""
     param_end: str = ""
+    optional_newlines: bool = False  # xml_params: each newline of the markers may be left out
     answer_schema: dict | None = None
 
 

@@ -125,6 +125,8 @@ def literal(text: str, special: SpecialTokens, control_ids: frozenset[int]) -> N
 
 def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     if syntax.body == "xml_params":
+        if syntax.optional_newlines:  # the model may lay the markers out on lines or not (GLM)
+            lit = _optional_newlines(lit)
         body = Seq((lit(tool.name), lit(syntax.args_marker), xml_params_node(syntax, tool, lit)))
     elif syntax.body == "name_args":
         body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
@@ -136,6 +138,21 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
             "additionalProperties": False,
         })
     return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
+
+
+def _optional_newlines(lit):
+    """lit, with every newline of the text made optional."""
+    def layout(text: str) -> Node:
+        if "\n" not in text:
+            return lit(text)
+        parts = []
+        for i, line in enumerate(text.split("\n")):
+            if i:
+                parts.append(Optional_(Lit("\n")))
+            if line:
+                parts.append(lit(line))
+        return Seq(tuple(parts))
+    return layout
 
 
 def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
@@ -151,12 +168,13 @@ def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     blocks = []
     for key, prop in schema.get("properties", {}).items():
         block = Seq((lit(syntax.param_start + key + syntax.param_name_end),
-                     _xml_value(prop if isinstance(prop, dict) else {}, syntax.param_end, lit, where, key)))
+                     _xml_value(prop if isinstance(prop, dict) else {}, syntax, lit, where, key)))
         blocks.append(block if key in required else Optional_(block))
     return Seq(tuple(blocks)) if blocks else Lit("")
 
 
-def _xml_value(schema: dict, end: str, lit, where: str, key: str) -> Node:
+def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str) -> Node:
+    end = syntax.param_end
     if is_raw_string(schema):
         if "enum" in schema or "const" in schema:
             options = schema["enum"] if "enum" in schema else [schema["const"]]
@@ -165,7 +183,11 @@ def _xml_value(schema: dict, end: str, lit, where: str, key: str) -> Node:
             if keyword in schema:
                 raise SchemaError(f"{keyword!r} cannot be enforced on a raw string argument of this model's call "
                                   "syntax", where=where, path=f"properties/{key}")
-        return RawText(end, int(schema.get("minLength", 0)), schema.get("maxLength"))
+        bounds = int(schema.get("minLength", 0)), schema.get("maxLength")
+        if syntax.optional_newlines:  # the value ends at its closing marker; a newline after it is layout
+            marker = end.strip()
+            return Seq((RawText(marker, *bounds), lit(end[end.index(marker) + len(marker):])))
+        return RawText(end, *bounds)
     return Seq((json_node(schema), lit(end)))
 
 

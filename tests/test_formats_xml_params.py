@@ -1,10 +1,13 @@
-"""The Qwen3-Coder / Qwen 3.5 family: one description gives the writer and the parser, so
-whatever write() produces parses back to the same calls, split anywhere."""
+"""The XML-parameter families (Qwen3-Coder / Qwen 3.5, GLM): one description gives the writer
+and the parser, so whatever write() produces parses back to the same calls, split anywhere,
+in every layout the family's templates use."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from localcall.formats import get_format
@@ -14,6 +17,12 @@ from localcall.messages import MalformedToolCall, ToolCallDelta, ToolCallEnd, To
 from localcall.vocab import SpecialTokens
 
 FORMAT = get_format("qwen3_coder")
+GLM = get_format("glm")
+# GLM 4.7 / Spark / Laguna S write GLM's markers without newlines.
+GLM_COMPACT = replace(GLM.description, name_end="", key_end="</arg_key><arg_value>", value_end="</arg_value>",
+                      separator="")
+LAYOUTS = {"qwen3_coder": (FORMAT, FORMAT.description), "glm": (GLM, GLM.description),
+           "glm-compact": (GLM, GLM_COMPACT)}
 TOOLS = [ToolSpec.from_openai({"type": "function", "function": {"name": "note", "parameters": {
     "type": "object", "properties": {"text": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
                                      "count": {"type": "integer"}, "ok": {"type": "boolean"}},
@@ -26,8 +35,8 @@ arguments = st.fixed_dictionaries({"text": texts}, optional={
 calls = st.lists(st.tuples(st.just("note"), arguments), min_size=1, max_size=3)
 
 
-def parse(pieces: list[str]):
-    parser = FORMAT.parser(TOOLS)
+def parse(pieces: list[str], fmt=FORMAT):
+    parser = fmt.parser(TOOLS)
     events = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
     assert not [e for e in events if isinstance(e, MalformedToolCall)], events
     found, args = [], {}
@@ -41,12 +50,14 @@ def parse(pieces: list[str]):
     return [(name, json.loads(args[i])) for i, name in enumerate(found)]
 
 
-@settings(max_examples=80, deadline=None)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@settings(max_examples=60, deadline=None)
 @given(calls=calls, cuts=st.lists(st.integers(0, 2000), max_size=6))
-def test_parse_of_write_is_the_calls_for_every_split(calls, cuts):
-    text = FORMAT.write(calls)
+def test_parse_of_write_is_the_calls_for_every_split(layout, calls, cuts):
+    fmt, description = LAYOUTS[layout]
+    text = description.write(calls)
     bounds = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
-    assert parse([text[a:b] for a, b in zip(bounds, bounds[1:])]) == calls
+    assert parse([text[a:b] for a, b in zip(bounds, bounds[1:])], fmt) == calls
 
 
 def test_reasoning_and_text_around_calls():
