@@ -147,7 +147,3 @@ class XmlParamsFormat(TemplateFormat):
 
     def write(self, calls: list[tuple[str, dict]]) -> str:
         return self.description.write(calls)
-
-    def builtin_name(self, special: SpecialTokens) -> str:
-        raise ValueError(f"the {self.name} family renders with the model's own template, and this model has none "
-                         "that shows tools; set chat_template in models.toml")
