@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 
 from ..messages import Message, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .base import CallSyntax, register
 from .stream import Malformed, StreamParser
 from .templated import TemplateFormat, uses_tools

@@ -16,7 +16,7 @@ import llguidance.numpy as llnp
 import numpy as np
 
 from .errors import GrammarEngineError, SchemaError
-from .spec import Alt, Json, Lit, Node, Optional_, Repeat, Seq, Special, Text
+from .spec import Alt, Json, Lit, Node, Optional_, RawText, Repeat, Seq, Special, Text
 
 
 JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -51,6 +51,11 @@ class LarkWriter:
             return self._rule(node, "json", f"%json {json.dumps(schema, ensure_ascii=False)}")
         if isinstance(node, Text):
             return self._text(node)
+        if isinstance(node, RawText):
+            # Lazy: the value ends at the first occurrence of its stop text, which it thus
+            # never contains.
+            bound = f"{{{node.min_length},{'' if node.max_length is None else node.max_length}}}"
+            return self._rule(node, "raw", f"/(?s:.{bound}){_regex_literal(node.stop)}/", "[lazy]")
         if isinstance(node, Seq):
             return " ".join(self.expr(i) for i in node.items) or '""'
         if isinstance(node, Alt):
@@ -75,6 +80,11 @@ class LarkWriter:
             first = "".join("\\" + c if not c.isalnum() else c for c in node.not_starting_with)
             return self._rule(node, "TEXT", f"/[^{first}](?s:.*)/")
         return self._rule(node, "TEXT", "/(?s:.+)/")
+
+
+def _regex_literal(text: str) -> str:
+    """`text` as a literal inside a Lark /regex/ (regex metacharacters and the / delimiter escaped)."""
+    return "".join("\\n" if c == "\n" else "\\" + c if c in r".^$*+?()[]{}|\/" else c for c in text)
 
 
 def to_lark(node: Node) -> str:

@@ -20,7 +20,7 @@ from outlines_core.json_schema import build_regex_from_schema
 from .llguidance_engine import JSON_OPTIONS, apply_bitmask
 from .errors import GrammarEngineError, SchemaError
 from .refs import recursive_definition
-from .spec import Alt, Json, Lit, Node, Optional_, Repeat, Seq, Special, Text
+from .spec import Alt, Json, Lit, Node, Optional_, RawText, Repeat, Seq, Special, Text
 
 # No free whitespace, as llguidance is told; outlines then writes "," and ":" without the
 # space llguidance puts after them. Both are valid, compact JSON.
@@ -91,6 +91,9 @@ def to_regex(node: Node) -> str:
         return f"{item}(?:{to_regex(node.separator)}{item}){bound}"
     if isinstance(node, Special):
         raise SchemaError(f"the outlines engine cannot require the control token {node.text!r}; use llguidance",
+                          where="grammar (outlines)")
+    if isinstance(node, RawText):
+        raise SchemaError("the outlines engine cannot express raw-text arguments that end at a marker; use llguidance",
                           where="grammar (outlines)")
     if isinstance(node, Text):
         raise SchemaError("the outlines engine cannot express free text followed by a tool call "

@@ -9,6 +9,8 @@ offered tools and the tool_choice mode, into a small grammar tree that each engi
     Json                     a JSON value matching a schema
     Text                     free text; `lazy_until` makes it end at the first trigger,
                              `not_starting_with` forbids a first character (Llama 3's "{")
+    RawText                  a raw string value of bounded length, ending with (and
+                             including) the first occurrence of `stop` (XML parameter values)
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import json
 from dataclasses import dataclass
 from typing import Union
 
-from ..formats.base import CallSyntax
+from ..formats.base import CallSyntax, is_raw_string
 from ..messages import ToolChoice, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .keywords import map_subschemas
 from .refs import DEFS_PREFIX, hoist, hoisted_name
-from .schema import check_schema, check_tool
+from .schema import SchemaError, check_schema, check_tool
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class Text:
 
 
 @dataclass(frozen=True)
+class RawText:
+    stop: str
+    min_length: int = 0
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
 class Seq:
     items: tuple["Node", ...]
 
@@ -74,7 +83,7 @@ class Optional_:
     item: "Node"
 
 
-Node = Union[Lit, Special, Json, Text, Seq, Alt, Repeat, Optional_]
+Node = Union[Lit, Special, Json, Text, RawText, Seq, Alt, Repeat, Optional_]
 
 
 def json_node(schema: dict) -> Json:
@@ -151,7 +160,11 @@ def literal(text: str, special: SpecialTokens, control_ids: frozenset[int]) -> N
 
 
 def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
-    if syntax.body == "name_args":
+    if syntax.body == "xml_params":
+        if syntax.optional_newlines:  # the model may lay the markers out on lines or not (GLM)
+            lit = _optional_newlines(lit)
+        body = Seq((lit(tool.name), lit(syntax.args_marker), xml_params_node(syntax, tool, lit)))
+    elif syntax.body == "name_args":
         body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
     else:
         # The parameters become a subschema: their definitions move to the new root.
@@ -165,6 +178,57 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
             **({"$defs": defs} if defs else {}),
         })
     return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
+
+
+def _optional_newlines(lit):
+    """lit, with every newline of the text made optional."""
+    def layout(text: str) -> Node:
+        if "\n" not in text:
+            return lit(text)
+        parts = []
+        for i, line in enumerate(text.split("\n")):
+            if i:
+                parts.append(Optional_(Lit("\n")))
+            if line:
+                parts.append(lit(line))
+        return Seq(tuple(parts))
+    return layout
+
+
+def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
+    """One block per listed argument, in the schema's order; optional ones may be left out.
+    A string value is raw text up to param_end, with the schema's enum and length bounds;
+    any other value is JSON matching its schema."""
+    schema = tool.parameters
+    where = f"tool {tool.name!r} parameters"
+    if schema.get("type", "object") != "object" or (not schema.get("properties") and schema.get("additionalProperties")):
+        raise SchemaError("this model's call syntax writes arguments one by one: the parameters must be an "
+                          "object that lists its properties", where=where)
+    required = set(schema.get("required", ()))
+    blocks = []
+    for key, prop in schema.get("properties", {}).items():
+        block = Seq((lit(syntax.param_start + key + syntax.param_name_end),
+                     _xml_value(prop if isinstance(prop, dict) else {}, syntax, lit, where, key)))
+        blocks.append(block if key in required else Optional_(block))
+    return Seq(tuple(blocks)) if blocks else Lit("")
+
+
+def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str) -> Node:
+    end = syntax.param_end
+    if is_raw_string(schema):
+        if "enum" in schema or "const" in schema:
+            options = schema["enum"] if "enum" in schema else [schema["const"]]
+            return Seq((Alt(tuple(lit(o) for o in options)), lit(end)))
+        for keyword in ("pattern", "format"):
+            if keyword in schema:
+                raise SchemaError(f"{keyword!r} cannot be enforced on a raw string argument of this model's call "
+                                  "syntax", where=where, path=f"properties/{key}")
+        bounds = int(schema.get("minLength", 0)), schema.get("maxLength")
+        if syntax.optional_newlines:  # the value ends at its closing marker; a newline after it is layout
+            marker = end.strip()
+            return Seq((RawText(marker, *bounds), lit(end[end.index(marker) + len(marker):])))
+        return RawText(end, *bounds)
+    return Seq((json_node(schema), lit(end)))
 
 
 def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
