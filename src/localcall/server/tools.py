@@ -10,7 +10,8 @@ a client tool. What ran is reported in the response's extension field
 content the model read, the error if any), and in the audit log.
 
 Approval: the server has no one to ask, so a high-risk tool runs only for the principals a
-`high_risk` policy names for it; everyone else's call is denied (and audited as such).
+`high_risk` policy names for it; everyone else's call is denied by policy (status and audit
+outcome "denied_by_policy": nobody was asked).
 
 Events for the client: content and reasoning deltas of every step as they are generated,
 the client tool calls (renumbered from 0, as if they were the only calls), ToolExecuted as
@@ -29,7 +30,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, Message, ReasoningDelta, ToolCall,
                         ToolCallDelta, ToolCallEnd, ToolCallStart, ToolSpec)
-from ..tools import (Agent, ApprovalRequest, AuditLog, CallFinished, Policy, RunFinished, RunResult, StepStarted, Tool,
+from ..tools import (Agent, AuditLog, CallFinished, Policy, RunFinished, RunResult, StepStarted, Tool,
                      ToolOutcome, ToolRegistry)
 from .errors import bad_request
 from .queue import Failure, ModelQueue, drain
@@ -57,9 +58,6 @@ class ServerTools:
     def available_to(self, principal: str) -> bool:
         return bool(self.policy.visible(principal, self.registry))
 
-    async def _approve(self, request: ApprovalRequest) -> bool:
-        return self.high_risk.allows(request.principal, request.tool)
-
     async def run(self, queue: ModelQueue, messages: list[Message], *, principal: str, client_tools: list[dict],
                   tool_choice: Any, cancel: threading.Event, deadline: float,
                   options: dict[str, Any]) -> AsyncIterator[list[ChatEvent | ToolExecuted]]:
@@ -67,7 +65,7 @@ class ServerTools:
         events: asyncio.Queue = asyncio.Queue()
         specs = [ToolSpec.from_openai(t) for t in client_tools]
         model = _QueuedModel(asyncio.get_running_loop(), queue, cancel, deadline, events, {s.name for s in specs})
-        agent = Agent(model, self.registry, policy=self.policy, approve=self._approve, audit=self.audit,
+        agent = Agent(model, self.registry, policy=self.policy, high_risk=self.high_risk, audit=self.audit,
                       principal=principal, max_steps=self.max_steps)
 
         async def drive() -> None:

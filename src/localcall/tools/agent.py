@@ -100,14 +100,17 @@ AgentEvent = Union[StepStarted, ModelReplied, CallStarted, CallFinished, RunFini
 class Agent:
     def __init__(self, model: ChatModelLike, tools: ToolRegistry | Iterable[Tool | Callable] = (), *,
                  policy: Policy | None = None, approve: Approver | None = None,
-                 audit: AuditLog | None = None, principal: str = "local", max_steps: int = 8):
-        """tools: Tools, plain functions (wrapped with @tool) or a registry. audit: where the
-        calls are logged; by default the file default_audit_path() names."""
+                 high_risk: Policy | None = None, audit: AuditLog | None = None, principal: str = "local",
+                 max_steps: int = 8):
+        """tools: Tools, plain functions (wrapped with @tool) or a registry. policy, approve,
+        high_risk: see ToolExecutor. audit: where the calls are logged; by default the file
+        default_audit_path() names."""
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
         self.model = model
         registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
-        self.executor = ToolExecutor(registry, audit=audit or AuditLog(), policy=policy, approve=approve)
+        self.executor = ToolExecutor(registry, audit=audit or AuditLog(), policy=policy, approve=approve,
+                                     high_risk=high_risk)
         self.principal = principal
         self.max_steps = max_steps
 
