@@ -23,7 +23,7 @@ ModelOpt = typer.Option(None, "--model", "-m", help="A registry name, a .gguf fi
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, whatever the terminal's width
     raise typer.Exit(1)
 
 
@@ -69,7 +69,8 @@ def chat(
     message: Optional[str] = typer.Argument(None, help="The message; omit it to chat interactively."),
     model: Optional[str] = ModelOpt,
     system: Optional[str] = typer.Option(None, "--system", "-s", help="A system message."),
-    tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module whose @tool functions the model may call."),
+    tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module of tools the model may call: its @tool functions, or else its public annotated functions."),
+    tool_choice: Optional[str] = typer.Option(None, "--tool-choice", help="With --tools: auto (default), required, none, or a tool's name to force that call (first step of each turn)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t"),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -77,14 +78,20 @@ def chat(
     registry: Optional[str] = RegistryOpt,
 ) -> None:
     """Answer a message, streaming the reply as it is generated."""
+    if tools:
+        from .tools import AuditLog
+        from .tools.terminal import load_terminal_tools, run_chat_with_tools
+
+        try:  # before the model loads: a wrong file is told at once
+            toolset, choice = load_terminal_tools(tools, tool_choice)
+        except ValueError as exc:
+            _fail(str(exc))
+        audit = AuditLog()
+    elif tool_choice is not None:
+        _fail("--tool-choice needs --tools")
     chat_model = _load(model, _registry(registry), engine)
     sampling = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
     messages = [{"role": "system", "content": system}] if system else []
-    if tools:
-        from .tools import load_tools
-        from .tools.terminal import run_chat_with_tools
-
-        toolset = load_tools(tools)
     from .runtime.chat import RequestError
 
     prompts = [message] if message is not None else _read_prompts()
@@ -92,7 +99,8 @@ def chat(
         messages.append({"role": "user", "content": prompt})
         try:
             if tools:
-                messages = run_chat_with_tools(chat_model, messages, toolset, console, **sampling)
+                messages = run_chat_with_tools(chat_model, messages, toolset, console, audit=audit,
+                                               tool_choice=choice, **sampling)
             else:
                 messages.append(_stream_reply(chat_model, messages, sampling))
         except RequestError as exc:

@@ -15,12 +15,12 @@ from .definition import NO_RETRY, RetryPolicy, Tool, tool
 from .outcome import ToolError, ToolOutcome, ToolTimeout, TransientError
 from .pipeline import ToolExecutor
 from .policy import Policy
-from .registry import DuplicateToolError, ToolRegistry, load_tools
+from .registry import DuplicateToolError, ToolLoadError, ToolRegistry, load_tools
 
 __all__ = [
     "Agent", "AgentEvent", "ApprovalRequest", "Approver", "AuditEntry", "AuditLog", "CallFinished",
     "CallStarted", "ChatModelLike", "DuplicateToolError", "ModelReplied", "NO_RETRY", "Policy",
-    "RetryPolicy", "RunFinished", "RunResult", "StepStarted", "Tool", "ToolError", "ToolExecutor",
+    "RetryPolicy", "RunFinished", "RunResult", "StepStarted", "Tool", "ToolError", "ToolExecutor", "ToolLoadError",
     "ToolOutcome", "ToolRegistry", "ToolTimeout", "TransientError", "default_audit_path",
     "load_tools", "tool",
 ]

@@ -19,9 +19,23 @@ from .approval import ApprovalRequest, Approver
 from .audit import AuditLog
 from .definition import Tool
 from .policy import Policy
-from .registry import ToolRegistry
+from .registry import ToolRegistry, load_tools
 
 _SHOWN = 600  # characters of a tool result printed; the model gets all of it
+
+
+def load_terminal_tools(source: str, tool_choice: str | None = None) -> tuple[list[Tool], str | dict]:
+    """The tools of `--tools SOURCE` and the tool_choice that `--tool-choice` means: auto,
+    required, none, or a tool's name (that call is forced). ValueError, one line, otherwise."""
+    tools = load_tools(source)
+    choice = tool_choice or "auto"
+    if choice in ("auto", "required", "none"):
+        return tools, choice
+    names = [t.name for t in tools]
+    if choice not in names:
+        raise ValueError(f"--tool-choice {choice!r} is neither auto, required, none nor one of the tools of "
+                         f"{source} ({', '.join(names)})")
+    return tools, {"type": "function", "function": {"name": choice}}
 
 
 def terminal_approver(console: Console) -> Approver:
