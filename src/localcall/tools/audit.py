@@ -200,10 +200,15 @@ def _create_or_migrate(db: sqlite3.Connection) -> None:
         elif version < VERSION:
             # SQLite cannot drop NOT NULL from a column: build the new table, copy, swap.
             columns = ", ".join(_V0_COLUMNS)
+            # AUTOINCREMENT's promise (an id is never reused, even a deleted row's) goes on.
+            sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tool_calls'").fetchone()
             db.execute(_TABLE.format(name="tool_calls_v2"))
             db.execute(f"INSERT INTO tool_calls_v2 ({columns}) SELECT {columns} FROM tool_calls ORDER BY id")
             db.execute("DROP TABLE tool_calls")  # its indexes go with it
             db.execute("ALTER TABLE tool_calls_v2 RENAME TO tool_calls")
+            if sequence:
+                db.execute("DELETE FROM sqlite_sequence WHERE name = 'tool_calls'")
+                db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('tool_calls', ?)", sequence)
         for statement in filter(str.strip, _INDEXES.split(";")):
             db.execute(statement)
         db.execute(f"PRAGMA user_version = {VERSION}")
