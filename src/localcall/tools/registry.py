@@ -70,7 +70,7 @@ def load_tools(*sources: str) -> list[Tool]:
 
 def tools_in(source: str) -> list[Tool]:
     """The tools a source defines: its @tool objects (defined or imported there) if it has any;
-    otherwise every public function defined in it (not imported), as simonw's `llm --functions`
+    otherwise every public function def'd in it (not imported), as simonw's `llm --functions`
     takes them: the docstring describes it, the annotations type its parameters, each of which
     must have one. A source without any tool is an error: `--tools` naming the wrong file
     should not silently give the model nothing."""
@@ -81,8 +81,10 @@ def tools_in(source: str) -> list[Tool]:
             decorated.append(value)
     if decorated:
         return decorated
+    # def'd in this file under its own name: not imported, not a lambda or an alias.
     functions = [value for name, value in vars(module).items()
-                 if inspect.isfunction(value) and not name.startswith("_") and value.__module__ == module.__name__]
+                 if inspect.isfunction(value) and not name.startswith("_") and value.__name__ == name
+                 and value.__module__ == module.__name__]
     if not functions:
         raise ToolLoadError(f"{source}: no tools found; define public functions with annotated parameters "
                             "(or mark functions with @tool)")
