@@ -144,25 +144,23 @@ def test_chat_refusals_are_one_line(plain_file, args, message):
     assert out.stderr.startswith("error: " + message.format(dir=folder)) and out.stderr.count("\n") == 1, out.stderr
 
 
-def test_chat_with_plain_functions_and_a_forced_call(tmp_path, plain_file):
-    """The real default model, forced to call multiply; the call, its result and the audit row."""
+def chat_with_tool_choice(choice, tmp_path, plain_file):
+    """`localcall chat` on the real default model; its output and the audit rows it left."""
     audit = tmp_path / "audit.sqlite3"
-    out = localcall("chat", "What is 17 times 23?", "--tools", str(plain_file), "--tool-choice", "multiply",
-                    "--temperature", "0", "--max-tokens", "40",
-                    folder=plain_file.parent, env={"LOCALCALL_AUDIT_DB": str(audit)})
+    out = localcall("chat", "What is 17 times 23?", "--tools", str(plain_file), "--tool-choice", choice,
+                    "--temperature", "0", "--max-tokens", "40", folder=plain_file.parent,
+                    env={"LOCALCALL_AUDIT_DB": str(audit)})
     assert out.returncode == 0, out.stderr
-    assert "→ multiply(" in out.stdout and "← multiply: " in out.stdout
     with sqlite3.connect(audit) as db:
-        rows = db.execute("SELECT tool, attempt, outcome FROM tool_calls ORDER BY id").fetchall()
+        return out, db.execute("SELECT tool, attempt, outcome FROM tool_calls ORDER BY id").fetchall()
+
+
+def test_chat_with_plain_functions_and_a_forced_call(tmp_path, plain_file):
+    out, rows = chat_with_tool_choice("multiply", tmp_path, plain_file)
+    assert "→ multiply(" in out.stdout and "← multiply: " in out.stdout
     assert rows[0] == ("multiply", 1, "ok")
 
 
 def test_chat_tool_choice_none_makes_no_call(tmp_path, plain_file):
-    audit = tmp_path / "audit.sqlite3"
-    out = localcall("chat", "What is 17 times 23?", "--tools", str(plain_file), "--tool-choice", "none",
-                    "--temperature", "0", "--max-tokens", "20",
-                    folder=plain_file.parent, env={"LOCALCALL_AUDIT_DB": str(audit)})
-    assert out.returncode == 0, out.stderr
-    assert "→" not in out.stdout and out.stdout.strip()
-    with sqlite3.connect(audit) as db:
-        assert db.execute("SELECT count(*) FROM tool_calls").fetchone() == (0,)
+    out, rows = chat_with_tool_choice("none", tmp_path, plain_file)
+    assert "→" not in out.stdout and out.stdout.strip() and rows == []

@@ -64,3 +64,17 @@ def test_max_steps_is_reported(scripted_model, tools_audit):
     out = console()
     run_chat_with_tools(scripted_model(*steps), "loop", [calculator], out, audit=tools_audit, max_steps=2)
     assert "Stopped after 2 steps without a final answer." in out.file.getvalue()
+
+
+def test_streams_the_real_models_answer_once(default_model, tools_audit):
+    """The real default model streams: the answer is printed as it is written, and not a
+    second time at the end."""
+    out = console()
+    messages = run_chat_with_tools(default_model, "What is 6 times 7?", [calculator], out, audit=tools_audit,
+                                   tool_choice={"type": "function", "function": {"name": "calculator"}},
+                                   temperature=0, seed=0, max_tokens=48, max_steps=2)
+    text = out.file.getvalue()
+    assert "→ calculator(" in text and ("← calculator: " in text or "✗ calculator [error]" in text)
+    final = messages[-1]
+    assert final["role"] == "assistant" and final["content"].strip()  # step 2 answered (tool_choice auto)
+    assert text.count(final["content"].strip()) == 1

@@ -7,7 +7,8 @@ and an SQLite audit log (AuditLog), every failure returned to the model as a str
 tool result.
 """
 
-from .agent import (Agent, AgentEvent, CallFinished, CallStarted, ChatModelLike, ModelReplied,
+from .agent import (Agent, AgentEvent, CallFinished, CallStarted, ChatModelLike, ModelDelta, ModelReplied,
+                    RepeatSkipped,
                     RunFinished, RunResult, StepStarted)
 from .approval import ApprovalRequest, Approver
 from .audit import AuditEntry, AuditLog, default_audit_path
@@ -19,7 +20,7 @@ from .registry import DuplicateToolError, ToolLoadError, ToolRegistry, load_tool
 
 __all__ = [
     "Agent", "AgentEvent", "ApprovalRequest", "Approver", "AuditEntry", "AuditLog", "CallFinished",
-    "CallStarted", "ChatModelLike", "DuplicateToolError", "ModelReplied", "NO_RETRY", "Policy",
+    "CallStarted", "ChatModelLike", "DuplicateToolError", "ModelDelta", "ModelReplied", "RepeatSkipped", "NO_RETRY", "Policy",
     "RetryPolicy", "RunFinished", "RunResult", "StepStarted", "Tool", "ToolError", "ToolExecutor", "ToolLoadError",
     "ToolOutcome", "ToolRegistry", "ToolTimeout", "TransientError", "default_audit_path",
     "load_tools", "tool",
