@@ -8,8 +8,7 @@ tool result.
 """
 
 from .agent import (Agent, AgentEvent, CallFinished, CallStarted, ChatModelLike, ModelDelta, ModelReplied,
-                    RepeatSkipped,
-                    RunFinished, RunResult, StepStarted)
+                    RepeatSkipped, RunFinished, RunResult, StepStarted)
 from .approval import ApprovalRequest, Approver
 from .audit import AuditEntry, AuditLog, default_audit_path
 from .definition import NO_RETRY, RetryPolicy, Tool, tool
@@ -20,8 +19,8 @@ from .registry import DuplicateToolError, ToolLoadError, ToolRegistry, load_tool
 
 __all__ = [
     "Agent", "AgentEvent", "ApprovalRequest", "Approver", "AuditEntry", "AuditLog", "CallFinished",
-    "CallStarted", "ChatModelLike", "DuplicateToolError", "ModelDelta", "ModelReplied", "RepeatSkipped", "NO_RETRY", "Policy",
-    "RetryPolicy", "RunFinished", "RunResult", "StepStarted", "Tool", "ToolError", "ToolExecutor", "ToolLoadError",
-    "ToolOutcome", "ToolRegistry", "ToolTimeout", "TransientError", "default_audit_path",
-    "load_tools", "tool",
+    "CallStarted", "ChatModelLike", "DuplicateToolError", "ModelDelta", "ModelReplied", "NO_RETRY", "Policy",
+    "RepeatSkipped", "RetryPolicy", "RunFinished", "RunResult", "StepStarted", "Tool", "ToolError",
+    "ToolExecutor", "ToolLoadError", "ToolOutcome", "ToolRegistry", "ToolTimeout", "TransientError",
+    "default_audit_path", "load_tools", "tool",
 ]
