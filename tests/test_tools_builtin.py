@@ -252,8 +252,8 @@ def test_sql_a_single_endless_step_is_killed_with_its_process(tools_audit, shop)
 def test_sql_many_slow_steps_are_interrupted(tools_audit, shop):
     _, query = shop
     ok, content = run(query, tools_audit, sql=(
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(instr(printf('%.*c', 99999 + x - x, "
-        "'x'), printf('%.*c', 49999, 'x') || 'y')) FROM c"))
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        "SELECT count(instr(printf('%.*c', 99999 + x - x, 'x'), printf('%.*c', 49999, 'x') || 'y')) FROM c"))
     assert not ok and content["error"] == "the query ran longer than 0.5 s"
     assert query_children() == []
 

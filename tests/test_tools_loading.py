@@ -113,7 +113,8 @@ def test_refusals_are_one_line_naming_the_file(tmp_path, text, message):
 
 
 def test_missing_sources(tmp_path):
-    for source, message in [(tmp_path / "missing.py", "no such file"), (tmp_path, "a directory, not a .py file or a module"),
+    for source, message in [(tmp_path / "missing.py", "no such file"),
+                            (tmp_path, "a directory, not a .py file or a module"),
                             ("no_such_module_here", "no such file or module")]:
         with pytest.raises(ToolLoadError) as info:
             load_tools(str(source))

@@ -69,18 +69,10 @@ class ToolExecutor:
         except ArgumentError as exc:
             return await self._stop(call, principal, t.name, "invalid_arguments", exc.error,
                                     exc.suggestion, fallback_for)
-        if t.needs_approval and not (self.high_risk and self.high_risk.allows(principal, t.name)):
-            if self.high_risk is not None and self.approve is None:
-                return await self._stop(call, principal, t.name, "denied_by_policy",
-                                        f"{t.name} is high-risk and the policy does not allow this caller "
-                                        "to run it (no person was asked)",
-                                        "do not call it again for this request; tell the user this "
-                                        "action is not permitted for them", fallback_for)
-            denied = await self._deny_reason(t, call, principal, kwargs)
-            if denied:
-                return await self._stop(call, principal, t.name, "denied", denied,
-                                        "do not call it again for this request; tell the user the "
-                                        "action was not approved", fallback_for)
+        if t.needs_approval:
+            refusal = await self._refusal(t, call, principal, kwargs)
+            if refusal is not None:
+                return await self._stop(call, principal, t.name, *refusal, fallback_for)
         outcome = await self._attempts(t, call, principal, kwargs, fallback_for)
         if outcome.ok:
             return outcome
@@ -93,6 +85,24 @@ class ToolExecutor:
         return ToolOutcome.failure(call.id, call.name, outcome.status,
                                    f"{outcome.error}; the fallback {fallback.name} failed too: {backup.error}",
                                    outcome.suggestion, outcome.attempts)
+
+    async def _refusal(self, t: Tool, call: ToolCall, principal: str,
+                       kwargs: dict) -> tuple[Status, str, str] | None:
+        """None when a high-risk call may run, else (status, error, suggestion): the high-risk
+        policy allows it, or else a person approves it; with a policy and no one to ask, the
+        policy's no is final and said to be the policy's."""
+        if self.high_risk is not None:
+            if self.high_risk.allows(principal, t.name):
+                return None
+            if self.approve is None:
+                return ("denied_by_policy",
+                        f"{t.name} is high-risk and the policy does not allow this caller to run it "
+                        "(no person was asked)",
+                        "do not call it again for this request; tell the user this action is not permitted for them")
+        reason = await self._deny_reason(t, call, principal, kwargs)
+        if reason is None:
+            return None
+        return "denied", reason, "do not call it again for this request; tell the user the action was not approved"
 
     async def _deny_reason(self, t: Tool, call: ToolCall, principal: str, kwargs: dict) -> str | None:
         if self.approve is None:

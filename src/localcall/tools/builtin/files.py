@@ -50,7 +50,8 @@ def file_reader(root: str | os.PathLike, *, name: str = "read_file", max_bytes: 
         try:
             data = _read_inside(base, path, max_bytes + 1)
         except OSError as exc:  # e.g. a folder on the way without permission; never the absolute path
-            raise ToolError(f"cannot read {path!r}: {exc.strerror or type(exc).__name__}", "read another file") from None
+            raise ToolError(f"cannot read {path!r}: {exc.strerror or type(exc).__name__}",
+                            "read another file") from None
         if b"\x00" in data:
             raise ToolError(f"{path!r} is a binary file", "read text files only")
         return {"path": path, "content": data[:max_bytes].decode("utf-8", errors="replace"),
