@@ -183,6 +183,37 @@ def test_a_file_of_the_first_schema_is_migrated_without_losing_rows(tmp_path):
         assert len(log.entries()) == 40
 
 
+def test_two_openers_of_an_old_file_migrate_it_once(tmp_path):
+    """Two servers starting on the same old file: one migrates, the other waits and finds it done."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(V0)
+        db.executemany("INSERT INTO tool_calls (at, principal, call_id, tool, arguments, attempt, outcome, duration_ms) "
+                       "VALUES ('2026-01-01T00:00:00+00:00', 'a', ?, 't', '{}', 1, 'ok', 1.0)",
+                       [(f"c{i}",) for i in range(2000)])
+    db.close()
+    barrier, logs, errors = threading.Barrier(4), [], []
+
+    def open_log():
+        barrier.wait()
+        try:
+            logs.append(AuditLog(path))
+        except Exception as exc:
+            errors.append(exc)
+
+    openers = [threading.Thread(target=open_log) for _ in range(4)]
+    for t in openers:
+        t.start()
+    for t in openers:
+        t.join()
+    try:
+        assert errors == [] and len(logs) == 4
+        assert [e.call_id for e in logs[0].entries()] == [f"c{i}" for i in range(2000)]
+    finally:
+        for log in logs:
+            log.close()
+
+
 def test_a_file_of_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "new.sqlite3"
     with sqlite3.connect(path) as db:
