@@ -4,8 +4,13 @@ They are exercised through the pipeline, as the model would call them."""
 import asyncio
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 
 import pytest
 
@@ -194,8 +199,11 @@ def test_file_reader_helps_with_wrong_paths(tools_audit, sandbox):
 # --- bounds: no built-in tool can flood the model's context or outlive its call --------------
 
 
-def query_children() -> list[str]:
-    """Command lines of this process's children that run the SQL query child."""
+def busy_query_processes() -> list[int]:
+    """This process's children that run SQL queries (sqlquery.py) and are not idle in the pool,
+    waiting for the next query: a query still running, or a process leaked."""
+    from localcall.tools.builtin.database import _WORKERS
+
     found = []
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
         with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
@@ -206,8 +214,8 @@ def query_children() -> list[str]:
                 except FileNotFoundError:
                     continue
                 if "sqlquery.py" in line:
-                    found.append(line)
-    return found
+                    found.append(int(pid))
+    return sorted(set(found) - set(_WORKERS.idle))
 
 
 def test_sql_huge_values_are_bounded(tools_audit, shop):
@@ -237,7 +245,7 @@ def test_sql_a_single_endless_step_is_killed_with_its_process(tools_audit, shop)
     """printf('%.*c', 2000000000, 'x') runs two billion iterations inside one step of SQLite's
     VM: the progress handler never gets a chance. The child process is killed past the time
     limit; the tool answers with its own error, not the pipeline's timeout, and neither its
-    thread nor its process outlives the call."""
+    thread nor its process outlives the call (the processes left are idle ones, for the next queries)."""
     _, query = shop
     out = asyncio.run(ToolExecutor([query], audit=tools_audit).execute(
         ToolCall("c", query.name, json.dumps({"sql": "SELECT length(printf('%.*c', 2000000000, 'x'))"})), "t"))
@@ -246,7 +254,7 @@ def test_sql_a_single_endless_step_is_killed_with_its_process(tools_audit, shop)
         if thread.name == "localcall-query":
             thread.join(query.timeout)
             assert not thread.is_alive()
-    assert query_children() == []
+    assert busy_query_processes() == []
 
 
 def test_sql_many_slow_steps_are_interrupted(tools_audit, shop):
@@ -255,7 +263,7 @@ def test_sql_many_slow_steps_are_interrupted(tools_audit, shop):
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
         "SELECT count(instr(printf('%.*c', 99999 + x - x, 'x'), printf('%.*c', 49999, 'x') || 'y')) FROM c"))
     assert not ok and content["error"] == "the query ran longer than 0.5 s"
-    assert query_children() == []
+    assert busy_query_processes() == []
 
 
 @pytest.mark.parametrize("expression, error", [
@@ -322,3 +330,36 @@ def test_file_reader_bounds_what_it_reads_and_lists(tools_audit, sandbox):
     ok, content = run(reader, tools_audit, path="many/none.txt")
     listed = content["suggestion"].removeprefix("files near it: ").split(", ")
     assert not ok and len(listed) == 20 and listed[-1].endswith(" ...")
+
+
+def test_sql_processes_end_with_their_parent(tmp_path):
+    """A crash of the process using the SQL tool leaves no query process behind: an idle one
+    sees its input close and exits."""
+    script = textwrap.dedent("""
+        import sys, time
+        from localcall.tools.builtin.database import _WORKERS, build_database, sql_query_tool
+        query = sql_query_tool(build_database(sys.argv[1]))
+        query(sql="SELECT 1")
+        print(*_WORKERS.idle, flush=True)
+        time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "shop.sqlite3")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        [worker] = map(int, parent.stdout.readline().split())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+    finally:
+        parent.kill()
+    deadline = time.monotonic() + 60  # a hang bound, not a speed claim
+    while process_state(worker) not in (None, "Z"):  # gone, or a zombie waiting for init to reap it
+        assert time.monotonic() < deadline, "the query process outlived its parent"
+        time.sleep(0.05)
+
+
+def process_state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None

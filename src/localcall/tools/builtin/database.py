@@ -5,8 +5,9 @@ lets SQLite only read (so "WITH ... DELETE" or ATTACH fail however they are spel
 file is opened read-only (`mode=ro`).
 
 Bounds, so that no query can hold a thread or flood the model's context: each query runs in
-a child process (sqlquery.py) that SQLite interrupts at the time limit and that is killed
-a second later if a single step of SQLite's runs on; every value SQLite makes or reads is
+a child process (sqlquery.py, kept between calls by sqlworkers.py) where SQLite interrupts it
+at the time limit, and the process is killed a second later if a single step of SQLite's
+runs on; every value SQLite makes or reads is
 at most max_value_bytes; the result is at most max_rows rows and max_bytes of JSON, a long
 text cell cut with a note, a blob shown as its size, `truncated` saying rows were left out.
 """
@@ -14,24 +15,22 @@ text cell cut with a note, a blob shown as its size, `truncated` saying rows wer
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from ..definition import NO_RETRY, Tool, tool
 from ..outcome import ToolError
 from .sqlquery import MAX_COLUMNS, MAX_VALUE_BYTES, connect_read_only, open_read_only
+from .sqlworkers import QueryWorkers
 
 __all__ = ["build_database", "connect_read_only", "demo_database", "describe", "query_database", "sql_query_tool"]
 
 DEMO_SQL = Path(__file__).with_name("demo.sql")
-_CHILD = Path(__file__).with_name("sqlquery.py")
 KILL_MARGIN = 1.0  # seconds past the time limit before the query process is killed
+_WORKERS = QueryWorkers()
 _QUERY_START = re.compile(r"^\s*(SELECT|WITH|VALUES)\b", re.IGNORECASE)
 
 
@@ -99,7 +98,7 @@ def sql_query_tool(path: str | os.PathLike, *, name: str = "query_database", max
         if not _QUERY_START.match(sql):
             raise ToolError("only read-only queries (SELECT, WITH, VALUES) are allowed",
                             "write a single SELECT statement; this database cannot be changed")
-        answer = _in_child({"path": str(path), "sql": sql, **limits}, time_limit + KILL_MARGIN)
+        answer = _WORKERS.run({"path": str(path), "sql": sql, **limits}, time_limit + KILL_MARGIN)
         if "error" in answer:
             raise _explain(answer["error"], time_limit, max_value_bytes, schema)
         return {"columns": answer["columns"], "rows": answer["rows"], "row_count": len(answer["rows"]),
@@ -109,21 +108,6 @@ def sql_query_tool(path: str | os.PathLike, *, name: str = "query_database", max
                 max_result_bytes=max_bytes + 1024,
                 description=f"Run one read-only SQL query (SQLite) to look up data; it cannot "
                             f"change anything. Returns at most {max_rows} rows. Tables: {schema}.")
-
-
-def _in_child(request: dict, kill_after: float) -> dict:
-    """Run the query in a fresh interpreter (isolated, no site: it starts in milliseconds);
-    kill it past kill_after seconds. subprocess.run kills and reaps the child on timeout."""
-    try:
-        done = subprocess.run([sys.executable, "-I", "-S", str(_CHILD)], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=kill_after)
-    except subprocess.TimeoutExpired:
-        return {"error": "interrupted"}
-    try:
-        return json.loads(done.stdout)
-    except ValueError:  # the child died (killed, out of memory) before answering
-        detail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        return {"error": f"the query process failed: {detail[0]}"}
 
 
 def _explain(message: str, time_limit: float, max_value_bytes: int, schema: str) -> ToolError:

@@ -1,20 +1,20 @@
-"""One read-only SQL query under bounds, run in a child process of its own.
+"""Read-only SQL queries under bounds, run in a child process (see sqlworkers.py).
 
 Why a process: SQLite can interrupt a query only between the steps of its virtual machine,
 and one step can last for ever (`printf('%.*c', 2000000000, 'x')` loops two billion times in
 a single step on SQLite 3.40, whatever the length limit). A thread cannot be stopped; a
-process can be killed. The parent (database.py) gives the child its time limit plus a
-margin, then kills it, so no query outlives its call.
+process can be killed. The parent gives each query its time limit plus a margin, then kills
+the process, so no query outlives its call.
 
 Inside the child, the bounds that give a clean answer first: a progress handler interrupts
 the query at its time limit, SQLite's length limit caps every value it makes or reads (which
-keeps the quadratic functions, instr and replace, to milliseconds), the address space is
-capped, and the result is cut to max_rows rows and max_bytes of JSON.
+keeps the quadratic functions, instr and replace, to tens of milliseconds), the address
+space is capped, and the result is cut to max_rows rows and max_bytes of JSON.
 
-This file imports only the standard library and runs as a script
-(`python -I -S sqlquery.py`): the child starts in milliseconds, without the package.
-The request is one JSON object on stdin, the answer one JSON object on stdout:
-{"columns", "rows", "truncated"} or {"error": SQLite's message}.
+This file imports only the standard library and runs as a script (`python -I -S
+sqlquery.py`), without the package. Each request is one line of JSON on stdin (run_query's
+arguments), each answer one line of JSON on stdout: {"columns", "rows", "truncated"} or
+{"error": SQLite's message}. It ends at the end of its input.
 """
 
 from __future__ import annotations
@@ -104,12 +104,13 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MAX_MEMORY, MAX_MEMORY))
     except (ImportError, ValueError, OSError):
         pass  # no such limit here (Windows); the parent's time limit still holds
-    request = json.load(sys.stdin)
-    try:
-        answer = run_query(**request)
-    except MemoryError:
-        answer = {"error": "out of memory"}
-    json.dump(answer, sys.stdout)  # ASCII: whatever the locale's encoding
+    for line in sys.stdin:
+        try:
+            answer = run_query(**json.loads(line))
+        except MemoryError:
+            answer = {"error": "out of memory"}
+        sys.stdout.write(json.dumps(answer) + "\n")  # ASCII, whatever the locale's encoding
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
