@@ -45,10 +45,10 @@ def test_streamed_run_gives_each_piece_as_generated(default_model, tools_audit):
     from localcall.tools import ModelDelta, ModelReplied, RepeatSkipped, RunFinished
 
     agent = Agent(default_model, [calculator], audit=tools_audit, max_steps=2)
-    events = list(agent.events("What is 12 * 7?", tool_choice="required", temperature=0, seed=0, max_tokens=48,
+    events = list(agent.events("What is 12 * 7?", tool_choice="required", temperature=0, seed=0, max_tokens=64,
                                stream=True))
     replies = [e for e in events if isinstance(e, ModelReplied)]
-    assert isinstance(events[-1], RunFinished) and len(replies) == 2
+    assert isinstance(events[-1], RunFinished) and 1 <= len(replies) <= 2
     for reply in replies:
         # This reply's pieces: those of its step, after a reply the repeat guard skipped if any.
         before = events[:events.index(reply)]

@@ -68,13 +68,11 @@ def test_max_steps_is_reported(scripted_model, tools_audit):
 
 def test_streams_the_real_models_answer_once(default_model, tools_audit):
     """The real default model streams: the answer is printed as it is written, and not a
-    second time at the end."""
+    second time at the end. (tool_choice none: whatever state the shared model is in, this
+    step answers rather than calls.)"""
     out = console()
-    messages = run_chat_with_tools(default_model, "What is 6 times 7?", [calculator], out, audit=tools_audit,
-                                   tool_choice={"type": "function", "function": {"name": "calculator"}},
-                                   temperature=0, seed=0, max_tokens=48, max_steps=2)
-    text = out.file.getvalue()
-    assert "→ calculator(" in text and ("← calculator: " in text or "✗ calculator [error]" in text)
+    messages = run_chat_with_tools(default_model, "What is the capital of France?", [calculator], out,
+                                   audit=tools_audit, tool_choice="none", temperature=0, max_tokens=30)
     final = messages[-1]
-    assert final["role"] == "assistant" and final["content"].strip()  # step 2 answered (tool_choice auto)
-    assert text.count(final["content"].strip()) == 1
+    assert final["role"] == "assistant" and final["content"].strip()
+    assert out.file.getvalue().count(final["content"].strip()) == 1
