@@ -11,8 +11,9 @@ function fillSelect(select, values) {
   if (values.includes(previous)) select.value = previous;
 }
 
-function cell(value) {
-  const text = value === null || value === undefined ? "" : String(value);
+function cell(column, value) {
+  const text = value === null || value === undefined ? ""
+    : column.endsWith("_ms") && typeof value === "number" ? value.toFixed(1) : String(value);
   return h("td", text.length > LONG ? { title: text } : {}, text.length > LONG ? `${text.slice(0, LONG)}…` : text);
 }
 
@@ -34,7 +35,7 @@ export async function loadAudit() {
   byId("audit-table").replaceChildren(
     h("thead", {}, h("tr", {}, ...data.columns.map((c) => h("th", {}, c)))),
     h("tbody", {}, ...data.rows.map((row) =>
-      h("tr", { "data-call-id": row.call_id, "data-outcome": row.outcome }, ...data.columns.map((c) => cell(row[c]))))),
+      h("tr", { "data-call-id": row.call_id, "data-outcome": row.outcome }, ...data.columns.map((c) => cell(c, row[c]))))),
   );
 }
 

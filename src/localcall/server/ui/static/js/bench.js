@@ -2,6 +2,11 @@
 import { api, blobUrl } from "./api.js";
 import { byId, h } from "./dom.js";
 
+// A long decimal from the CSV shown to 3 places, as the markdown report shows it.
+function shown(value) {
+  return /^-?\d+\.\d{4,}$/.test(value) ? Number(value).toFixed(3) : value;
+}
+
 function table({ name, columns, rows }) {
   return h(
     "figure",
@@ -9,7 +14,7 @@ function table({ name, columns, rows }) {
     h("figcaption", {}, name),
     h("div", { class: "scroll" }, h("table", {},
       h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", {}, c)))),
-      h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((v) => h("td", {}, v))))))),
+      h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((v) => h("td", {}, shown(v)))))))),
   );
 }
 
@@ -42,8 +47,8 @@ export async function loadBench() {
         { class: "report" },
         h("h3", {}, `${report.folder === "." ? data.folder : report.folder}${i === 0 ? " (latest)" : ""}`),
         h("p", { class: "muted" }, `written ${new Date(report.modified * 1000).toLocaleString()}`),
-        ...report.tables.map(table),
         ...report.images.map(image),
+        ...report.tables.map(table),
         ...report.notes.map((n) => h("details", {}, h("summary", {}, n.name), h("pre", {}, n.text))),
       ),
     ),

@@ -18,6 +18,7 @@ export class ToolCard {
       { class: "card", "data-kind": kind, "data-call-id": this.id, "data-name": name },
       h(
         "header",
+        {},
         h("span", { class: "name" }, name),
         h("span", { class: "badge" }, kind === "client" ? "client tool" : "server tool"),
         risk && risk !== "low" ? h("span", { class: `badge risk-${risk}` }, `${risk} risk`) : null,
@@ -100,7 +101,7 @@ export class ToolCard {
     const runs = rows.filter((r) => Number(r.attempt) > 0);
     const ms = runs.reduce((sum, r) => sum + Number(r.duration_ms || 0), 0);
     const attempts = runs.length ? Math.max(...runs.map((r) => Number(r.attempt))) : 0;
-    const parts = [attempts ? `${attempts} attempt${attempts > 1 ? "s" : ""} (${attempts - 1} retries)` : "did not run"];
+    const parts = [attempts === 0 ? "did not run" : attempts === 1 ? "1 attempt" : `${attempts} attempts (${attempts - 1} retries)`];
     if (runs.length) parts.push(`${ms.toFixed(1)} ms`);
     parts.push(`${rows.length} audit row${rows.length === 1 ? "" : "s"}`);
     this.timing.textContent = parts.join(" · ");

@@ -214,6 +214,11 @@ export class Chat {
     this.runTurn();
   }
 
+  // Keep the newest part of the conversation in view.
+  follow() {
+    this.transcript.scrollTop = this.transcript.scrollHeight;
+  }
+
   async runTurn() {
     let body;
     try {
@@ -232,7 +237,7 @@ export class Chat {
     try {
       for await (const chunk of streamChat(body, this.controller.signal)) {
         turn.apply(chunk);
-        this.transcript.scrollTop = this.transcript.scrollHeight;
+        this.follow();
       }
       turn.finish((performance.now() - started) / 1000);
       ok = true;
@@ -240,6 +245,7 @@ export class Chat {
       turn.fail(error);
     } finally {
       approvals?.stop();
+      this.follow();
       this.controller = null;
       byId("stop").disabled = true;
       byId("send").disabled = false;
@@ -265,6 +271,7 @@ export class Chat {
           card.setArguments(JSON.stringify(p.arguments));
           card.askApproval((approved) =>
             api(`/ui/api/approvals/${encodeURIComponent(p.id)}`, { method: "POST", body: { approved } }));
+          this.follow();
         }
       } catch {
         // the next tick tries again; the turn itself reports real failures
@@ -299,5 +306,6 @@ export class Chat {
       this.runTurn();
     });
     turn.el.append(button);
+    this.follow();
   }
 }
