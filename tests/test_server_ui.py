@@ -13,7 +13,12 @@ import asyncio
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -222,6 +227,52 @@ def test_bench_reports_latest_first(ui_server, bench_dir):
     assert png.status_code == 200 and png.content == (bench_dir / "new-run" / "accuracy.png").read_bytes()
     for bad in ("new-run/summary.csv", "../audit/audit.sqlite3", "new-run/results/cases.jsonl"):
         assert get(ui_server, "/ui/api/bench/files/" + bad).status_code == 404, bad
+
+
+def _localcall(*args: str, **options) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "localcall.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **options)
+
+
+def test_serve_options_reach_the_playground(tmp_path, bench_dir):
+    """`localcall serve --tools … --ask-approval --bench-dir …` as a user runs it."""
+    tools = tmp_path / "tools.py"
+    tools.write_text('from localcall.tools import tool\n\n\n@tool(risk="high")\n'
+                     'def wipe(target: str) -> str:\n    """Wipe something."""\n    return target\n')
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "LOCALCALL_AUDIT_DB": str(tmp_path / "audit.sqlite3")}
+    process = _localcall("serve", "--port", str(port), "--tools", str(tools), "--ask-approval",
+                         "--bench-dir", str(bench_dir), env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the server did not start"
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/ui/api/info", timeout=2).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert info == {"principal": "local", "server_tools": 1, "approval": True, "audit": True, "bench": True}
+        (wipe,) = httpx.get(f"http://127.0.0.1:{port}/ui/api/tools").json()["tools"]
+        assert wipe["name"] == "wipe" and wipe["approval"] == "ask"
+        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert f"playground: http://127.0.0.1:{port}/" in output
+
+
+def test_serve_refuses_playground_options_without_the_playground(tmp_path):
+    from typer.testing import CliRunner
+
+    from localcall.cli import app
+
+    for extra in (["--ask-approval"], ["--bench-dir", str(tmp_path)]):
+        result = CliRunner().invoke(app, ["serve", "--no-ui", *extra])
+        assert result.exit_code == 1 and "--no-ui turns off" in " ".join(result.output.split()), result.output
 
 
 def test_wheel_ships_the_static_files(tmp_path):

@@ -73,6 +73,8 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
     config = uvicorn.Config(create_app(served, settings), host=host, port=port, access_log=False,
                             log_level="info", timeout_graceful_shutdown=shutdown_grace)
     log.info("authentication: %s", "API key required" if auth.required else "none (loopback or --no-auth)")
+    if ui is not None:
+        log.info("playground: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
     try:
         _Server(config).run()
     except KeyboardInterrupt:
