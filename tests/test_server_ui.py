@@ -70,30 +70,24 @@ def ui_server(start_server, default_model, tmp_path_factory, ran, bench_dir):
     from localcall.server.ui import UiSettings
     from localcall.tools import AuditLog, Policy, tool
 
-    @tool
-    def lookup_city(city: str) -> dict:
-        """Facts about a city.
+    def text_param(name: str) -> dict:  # bounded, so a forced call always fits in max_tokens
+        return {"type": "object", "properties": {name: {"type": "string", "maxLength": 20}},
+                "required": [name], "additionalProperties": False}
 
-        Args:
-            city: The city's name.
-        """
+    def lookup_city(city: str) -> dict:
         ran.append(("lookup_city", city))
         return {"city": city, "population": 2100000}
 
-    @tool(risk="high")
     def delete_note(title: str) -> str:
-        """Delete a note.
-
-        Args:
-            title: The note's title.
-        """
         ran.append(("delete_note", title))
         return f"deleted {title}"
 
+    tools = [tool(lookup_city, description="Facts about a city.", parameters=text_param("city")),
+             tool(delete_note, description="Delete a note.", parameters=text_param("title"), risk="high")]
     audit = AuditLog(tmp_path_factory.mktemp("audit") / "audit.sqlite3")
     # max_steps=1: each request makes exactly the one (forced) call, so the browser steps never
     # meet a second approval of the model's own choosing.
-    server_tools = ServerTools([lookup_city, delete_note], audit=audit,
+    server_tools = ServerTools(tools, audit=audit,
                                policy=Policy.of({"alice": ["*"], "admin": ["*"]}),
                                approval=PendingApprovals(timeout=60), max_steps=1)
     auth = Auth.for_binding("127.0.0.1", [f"{name}={key}" for name, key in KEYS.items()])
@@ -377,11 +371,41 @@ def test_browser_asks_for_the_key_and_streams_a_reply(browser, ui_server):
     _use_key(browser, "carol")
     assert [o.text for o in _css(browser, "#model option")] == [MODEL]
     _fill(browser, "max_tokens", "24")
+    _fill(browser, "seed", "7")
     turn = _send(browser, "Write one sentence about the sea.")
     content = turn.find_elements("css selector", ".content")[0]
     assert content.text.strip()
     assert int(content.get_attribute("data-deltas")) >= 2  # it arrived in pieces, as it was generated
     browser.shot("02-streamed-reply")
+
+
+def test_browser_folds_reasoning(browser):
+    """The default model does not think aloud, so the page's own turn is given the chunks the
+    server writes for a model that does (a Qwen 3 <think> block: reasoning_content deltas)."""
+    from localcall.messages import ContentDelta, ReasoningDelta
+    from localcall.server.streaming import ChunkWriter
+
+    writer = ChunkWriter("chatcmpl-reasoning", MODEL, 0)
+    sse = [writer.event(ReasoningDelta("The user greets me. ")), writer.event(ReasoningDelta("I greet back.")),
+           writer.event(ContentDelta("Hello!"))]
+    chunks = [json.loads(event.removeprefix("data: ")) for event in sse]
+    browser.execute_async_script("""
+        const [chunks, done] = arguments;
+        import("/ui/static/js/chat.js").then(({ Turn }) => {
+          const turn = new Turn(document.getElementById("transcript"), new Map());
+          turn.el.id = "reasoning-turn";
+          chunks.forEach((chunk) => turn.apply(chunk));
+          turn.finish(0.1);
+          done();
+        });""", chunks)
+    turn = _css(browser, "#reasoning-turn")[0]
+    folded = turn.find_element("css selector", "details.reasoning")
+    assert folded.get_attribute("open") is None and folded.is_displayed()  # shown, but folded
+    assert turn.find_element("css selector", ".content").text == "Hello!"
+    folded.find_element("css selector", "summary").click()
+    assert folded.find_element("css selector", "pre").text == "The user greets me. I greet back."
+    browser.shot("02b-reasoning-unfolded")
+    _css(browser, "#new-chat")[0].click()
 
 
 def test_browser_forced_client_tool_call(browser):

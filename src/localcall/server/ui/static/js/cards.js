@@ -60,13 +60,16 @@ export class ToolCard {
     this.setStatus("approval", "waiting for your approval");
     const decide = async (approved) => {
       buttons.querySelectorAll("button").forEach((b) => (b.disabled = true));
+      let label;
       try {
         await answer(approved);
-        this.setStatus(approved ? "approved" : "denied", approved ? "approved, running…" : "denied");
+        label = approved ? ["approved", "approved, running…"] : ["denied", "denied"];
       } catch (error) {
-        this.setStatus("approval-gone", error.message);
+        label = ["approval-gone", error.message];
       }
       buttons.remove();
+      // The stream may have reported the outcome while the answer was on its way.
+      if (!this.executed) this.setStatus(...label);
     };
     const buttons = h(
       "div",
@@ -79,6 +82,7 @@ export class ToolCard {
 
   // What the server ran: executed is one entry of localcall.executed_tool_calls.
   showExecuted(executed) {
+    this.executed = true;
     this.setArguments(executed.arguments);
     this.setStatus(executed.status, executed.status);
     this.body.querySelector(".approval")?.remove();

@@ -34,14 +34,14 @@ function numberOrNull(id) {
 }
 
 // One assistant turn as it streams: folded reasoning, tool-call cards, the content.
-class Turn {
+export class Turn {
   constructor(transcript, serverTools) {
     this.serverTools = serverTools;
     this.content = "";
     this.reasoning = "";
     this.clientCards = new Map(); // index → card
     this.serverCards = new Map(); // call id → card
-    this.executed = [];
+    this.executed = new Map(); // call id → what the server ran (localcall.executed_tool_calls)
     this.finishReason = null;
     this.usage = null;
     this.reasoningText = h("pre");
@@ -69,7 +69,12 @@ class Turn {
       for (const call of delta.tool_calls || []) this.callDelta(call);
       if (choice.finish_reason) this.finishReason = choice.finish_reason;
     }
-    if (chunk.localcall) this.executed = chunk.localcall.executed_tool_calls || [];
+    // The final chunk lists every call the server ran; shown as soon as a chunk names one.
+    for (const executed of chunk.localcall?.executed_tool_calls || []) {
+      if (this.executed.has(executed.id)) continue;
+      this.executed.set(executed.id, executed);
+      this.serverCard(executed.id, executed.name).showExecuted(executed);
+    }
     if (chunk.usage) this.usage = chunk.usage;
   }
 
@@ -98,7 +103,6 @@ class Turn {
       card.setArguments(card.arguments);
       card.setStatus("called", "called");
     }
-    for (const executed of this.executed) this.serverCard(executed.id, executed.name).showExecuted(executed);
     const parts = [`finish_reason: ${this.finishReason}`, `${seconds.toFixed(1)} s`];
     if (this.usage) parts.push(`${this.usage.prompt_tokens} prompt + ${this.usage.completion_tokens} completion tokens`);
     this.meta.textContent = parts.join(" · ");
