@@ -10,6 +10,7 @@ screenshots go to a pytest tmp folder (printed at the end, never committed).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ from localcall.tools import ApprovalRequest, AuditEntry
 MODEL = "smollm2-135m"
 KEYS = {"admin": "sk-admin-0001", "alice": "sk-alice-0001", "carol": "sk-carol-0001"}
 REPO = Path(__file__).resolve().parents[1]
+WAIT = 120  # seconds for a generation on a busy machine; every wait ends as soon as it can
 BENCH_REPORT = REPO / "benchmarks" / "results"  # a real `localcall bench accuracy` report
 GET_TIME = {"type": "function", "function": {
     "name": "get_time", "description": "The local time in a timezone.",
@@ -187,6 +189,29 @@ def test_approval_answers_are_checked(ui_server):
     assert get(ui_server, "/ui/api/approvals").json() == {"pending": []}
 
 
+def test_high_risk_call_waits_for_its_owners_answer(ui_server, ran):
+    """The approval flow over HTTP alone (the browser test clicks the same endpoints)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(ui_server.client(api_key=KEYS["alice"]).chat.completions.create, model=MODEL,
+                            messages=[{"role": "user", "content": "Delete the note called groceries."}],
+                            tool_choice={"type": "function", "function": {"name": "delete_note"}}, seed=3)
+        deadline = time.monotonic() + WAIT
+        while not (pending := get(ui_server, "/ui/api/approvals").json()["pending"]):
+            assert time.monotonic() < deadline and not reply.done(), "no call came to wait for approval"
+            time.sleep(0.1)
+        (waiting,) = pending
+        assert waiting["tool"] == "delete_note" and waiting["principal"] == "alice" and waiting["risk"] == "high"
+        assert get(ui_server, "/ui/api/approvals", who="admin").json() == {"pending": []}  # not admin's to see
+        answer = ui_server.url + f"/ui/api/approvals/{waiting['id']}"
+        assert httpx.post(answer, json={"approved": True}, headers=bearer("admin")).status_code == 404
+        before = len(ran)
+        assert httpx.post(answer, json={"approved": True}, headers=bearer("alice")).json()["approved"] is True
+        (executed,) = reply.result(timeout=WAIT).model_extra["localcall"]["executed_tool_calls"]
+    assert executed["id"] == waiting["call_id"] and executed["status"] == "ok"
+    assert ran[before:] == [("delete_note", waiting["arguments"]["title"])]
+    assert httpx.post(answer, json={"approved": False}, headers=bearer("alice")).status_code == 404  # answered
+
+
 def test_pending_approvals_owner_answers_and_timeout_denies():
     def ask(who: str) -> ApprovalRequest:
         return ApprovalRequest(principal=who, call_id="call_1", tool="delete_note", description="Delete a note.",
@@ -284,7 +309,6 @@ def test_wheel_ships_the_static_files(tmp_path):
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1400,950"]
-WAIT = 120  # seconds for a generation on a busy machine; the waits end as soon as the page is ready
 
 
 @pytest.fixture(scope="module")
