@@ -433,10 +433,16 @@ def test_browser_folds_reasoning(browser):
 
 
 def test_browser_forced_client_tool_call(browser):
-    _fill(browser, "max_tokens", "64")  # room for the whole call
     _fill(browser, "client-tools", json.dumps([GET_TIME]))
     _choose(browser, "tool-choice", "required")
     _css(browser, "#parallel")[0].click()  # parallel_tool_calls off: one call at most
+    _fill(browser, "max_tokens", "20")  # too few: the call is cut short (after its name), and the card says so
+    cut = _send(browser, "What time is it in Tokyo?")
+    assert cut.get_attribute("data-finish") == "length"
+    assert cut.find_element("css selector", ".card[data-kind='client']").get_attribute("data-status") == "incomplete"
+    assert not cut.find_elements("css selector", ".result-input")  # nothing to answer
+    _css(browser, "#new-chat")[0].click()
+    _fill(browser, "max_tokens", "64")  # room for the whole call
     turn = _send(browser, "What time is it in Tokyo?")
     assert turn.get_attribute("data-finish") == "tool_calls"
     (card,) = turn.find_elements("css selector", ".card[data-kind='client']")

@@ -42,6 +42,8 @@ export class Turn {
     this.clientCards = new Map(); // index → card
     this.serverCards = new Map(); // call id → card
     this.executed = new Map(); // call id → what the server ran (localcall.executed_tool_calls)
+    this.incomplete = new Set(); // ids of calls cut short by max_tokens
+    this.repeatsDropped = 0;
     this.finishReason = null;
     this.usage = null;
     this.reasoningText = h("pre");
@@ -75,6 +77,8 @@ export class Turn {
       this.executed.set(executed.id, executed);
       this.serverCard(executed.id, executed.name).showExecuted(executed);
     }
+    for (const id of chunk.localcall?.incomplete_tool_calls || []) this.incomplete.add(id);
+    this.repeatsDropped += chunk.localcall?.repeated_tool_calls_dropped || 0;
     if (chunk.usage) this.usage = chunk.usage;
   }
 
@@ -101,10 +105,12 @@ export class Turn {
   finish(seconds) {
     for (const card of this.clientCards.values()) {
       card.setArguments(card.arguments);
-      card.setStatus("called", "called");
+      if (this.incomplete.has(card.id)) card.setStatus("incomplete", "cut short at max_tokens");
+      else card.setStatus("called", "called");
     }
     const parts = [`finish_reason: ${this.finishReason}`, `${seconds.toFixed(1)} s`];
     if (this.usage) parts.push(`${this.usage.prompt_tokens} prompt + ${this.usage.completion_tokens} completion tokens`);
+    if (this.repeatsDropped) parts.push(`${this.repeatsDropped} repeated call(s) dropped`);
     this.meta.textContent = parts.join(" · ");
     this.el.dataset.finish = this.finishReason || "";
   }
@@ -115,9 +121,13 @@ export class Turn {
     this.el.dataset.finish = "error";
   }
 
-  // The assistant message for the transcript, as the API wants it back.
+  // The assistant message for the transcript, as the API wants it back (without cut calls).
+  complete() {
+    return [...this.clientCards.values()].filter((card) => !this.incomplete.has(card.id));
+  }
+
   message() {
-    const calls = [...this.clientCards.values()].map((card) => ({
+    const calls = this.complete().map((card) => ({
       id: card.id, type: "function", function: { name: card.el.dataset.name, arguments: card.arguments },
     }));
     if (!this.content && !calls.length) return null;
@@ -257,7 +267,7 @@ export class Chat {
     const message = turn.message();
     if (message) this.messages.push(message);
     if (ok && this.app.info.audit) this.showAudit(turn);
-    if (ok && turn.finishReason === "tool_calls" && turn.clientCards.size) this.askResults(turn);
+    if (ok && turn.finishReason === "tool_calls" && turn.complete().length) this.askResults(turn);
   }
 
   // While a turn streams, the server's high-risk calls that wait for this key's approval.
@@ -298,7 +308,7 @@ export class Chat {
 
   // A client tool call: the person writes each result, then the conversation goes on.
   askResults(turn) {
-    const inputs = [...turn.clientCards.values()].map((card) => [card, card.resultInput()]);
+    const inputs = turn.complete().map((card) => [card, card.resultInput()]);
     const button = h("button", { type: "button", class: "send-results" }, "Send results");
     button.addEventListener("click", () => {
       button.remove();
