@@ -415,7 +415,7 @@ def test_browser_folds_reasoning(browser):
     chunks = [json.loads(event.removeprefix("data: ")) for event in sse]
     browser.execute_async_script("""
         const [chunks, done] = arguments;
-        import("/ui/static/js/chat.js").then(({ Turn }) => {
+        import("/ui/static/js/turn.js").then(({ Turn }) => {
           const turn = new Turn(document.getElementById("transcript"), new Map());
           turn.el.id = "reasoning-turn";
           chunks.forEach((chunk) => turn.apply(chunk));
@@ -481,9 +481,10 @@ def test_browser_server_tool_result_and_audit_row(browser, ui_server, ran):
     _css(browser, "#tabs button[data-tab='audit']")[0].click()
     _fill(browser, "audit-call", call_id)
     _css(browser, "#audit-filters button")[0].click()
-    _wait(browser, lambda d: _css(d, f"#audit-table tr[data-call-id='{call_id}']"), 10)
-    (row,) = _css(browser, f"#audit-table tr[data-call-id='{call_id}']")
-    assert row.get_attribute("data-outcome") == "ok" and "alice" in row.text and "lookup_city" in row.text
+    rows = "return [...document.querySelectorAll('#audit-table tbody tr')].map((r) => [r.dataset.callId, r.innerText])"
+    _wait(browser, lambda d: {call for call, _ in d.execute_script(rows)} == {call_id}, 10)  # the filtered table
+    ((_, text),) = browser.execute_script(rows)
+    assert "alice" in text and "lookup_city" in text and "\tok\t" in text
     browser.shot("07-audit-row")
     _css(browser, "#tabs button[data-tab='chat']")[0].click()
 

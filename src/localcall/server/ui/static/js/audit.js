@@ -17,7 +17,10 @@ function cell(column, value) {
   return h("td", text.length > LONG ? { title: text } : {}, text.length > LONG ? `${text.slice(0, LONG)}…` : text);
 }
 
+let latest = 0; // the newest load: an older answer arriving later is dropped
+
 export async function loadAudit() {
+  const mine = ++latest;
   const note = byId("audit-note");
   const params = new URLSearchParams();
   for (const [name, id] of Object.entries(FILTERS)) if (byId(id).value) params.set(name, byId(id).value);
@@ -26,10 +29,12 @@ export async function loadAudit() {
   try {
     data = await api(`/ui/api/audit?${params}`);
   } catch (error) {
+    if (mine !== latest) return;
     note.textContent = error.message;
     byId("audit-table").replaceChildren();
     return;
   }
+  if (mine !== latest) return;
   for (const [name, id] of Object.entries(FILTERS)) fillSelect(byId(id), data.facets[name] || []);
   note.textContent = `${data.rows.length} row${data.rows.length === 1 ? "" : "s"}, newest first · ${data.path}`;
   byId("audit-table").replaceChildren(

@@ -9,6 +9,7 @@ export class ToolCard {
     this.kind = kind;
     this.id = id || "";
     this.arguments = "";
+    this.executed = false; // the server has reported how the call ended
     this.status = h("span", { class: "status" });
     this.argsEl = h("pre", { class: "args" });
     this.body = h("div", { class: "card-body" });
