@@ -6,6 +6,7 @@ and `localcall models` stay quick.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -144,15 +145,23 @@ def serve(
                                                 help="Accepted Bearer key, KEY or NAME=KEY (repeatable); NAME is who tool permissions and the audit log see."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Allow requests without a key even when binding beyond loopback."),
     tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module whose @tool functions the server executes."),
+    no_ui: bool = typer.Option(False, "--no-ui", help="Serve no playground at /."),
+    bench_dir: Optional[Path] = typer.Option(None, "--bench-dir", exists=True, file_okay=False,
+                                             help="Show the `localcall bench` reports in this folder in the playground."),
+    ask_approval: bool = typer.Option(False, "--ask-approval",
+                                      help="High-risk server tools no policy allows wait for Approve/Deny in the playground instead of being refused."),
     registry: Optional[str] = RegistryOpt,
 ) -> None:
-    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
+    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the playground at /."""
     from .server.serve import run
+    from .server.ui import UiSettings
 
     _registry(registry)  # a bad registry is reported here, before the server starts
+    if no_ui and (bench_dir or ask_approval):
+        _fail("--bench-dir and --ask-approval are for the playground, which --no-ui turns off")
     try:
         run(model or [], host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
-            no_auth=no_auth)
+            no_auth=no_auth, ui=None if no_ui else UiSettings(bench_dir=bench_dir), ask_approval=ask_approval)
     except ValueError as exc:  # a refusal to start (no keys off loopback, a bad key, two models one name)
         _fail(str(exc))
 

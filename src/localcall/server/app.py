@@ -38,6 +38,7 @@ from .schemas import (ChatCompletion, ChatRequest, ExecutedToolCall, LocalcallEx
                       completion, completion_id, now)
 from .streaming import ChunkWriter
 from .tools import ServerTools, ToolExecuted
+from .ui import UiSettings, install_ui
 
 log = logging.getLogger("localcall.server")
 
@@ -54,6 +55,7 @@ class ServerSettings:
     # Seconds between two writes of a stream (the first token goes at once): see queue.py.
     stream_interval: float = 0.02
     max_body_bytes: int = DEFAULT_MAX_BODY  # larger request bodies get 413 before being read
+    ui: UiSettings | None = field(default_factory=UiSettings)  # the playground at / (None: --no-ui)
 
 
 class _ClientGone(Exception):
@@ -82,6 +84,8 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
 
     def principal(request: Request) -> str:
         return settings.auth.principal(request.headers.get("authorization"))
+
+    install_ui(app, settings)
 
     @app.get("/health")
     async def health() -> dict:
