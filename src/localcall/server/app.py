@@ -16,7 +16,7 @@ import asyncio
 import logging
 import threading
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Awaitable, Mapping
 
 from fastapi import Depends, FastAPI, Request
@@ -33,8 +33,10 @@ from .catalog import Catalog
 from .errors import APIError, bad_request
 from .queue import ModelQueue
 from .requestlog import CLIENT_CLOSED, STATE_KEY, RequestLog, RequestStats
-from .schemas import (ChatCompletion, ChatRequest, ExecutedToolCall, LocalcallExtension, ModelCard, ModelList,
-                      completion, completion_id, now)
+from ..runtime.sampling import TokenLogprob
+from .fingerprint import system_fingerprint
+from .schemas import (ChatCompletion, ChatRequest, ChoiceLogprobs, ExecutedToolCall, LocalcallExtension, ModelCard,
+                      ModelList, completion, completion_id, for_choice, logprob_entries, now, total_usage)
 from .streaming import ChunkWriter
 from .tools import ServerTools, ToolExecuted
 
@@ -104,31 +106,35 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
         try:
             first = await _unless_disconnected(request, anext(events))
             cid, created = completion_id(), now()
+            fingerprint, token_bytes = system_fingerprint(queue.model), queue.model.backend.token_bytes
             if body.stream:
-                writer = ChunkWriter(cid, body.model, created)
+                writer = ChunkWriter(cid, body.model, created, fingerprint, token_bytes)
                 streaming = True  # the response owns the events now; the background task closes them
-                return StreamingResponse(_sse(writer, first, events, body.include_usage, stats),
+                return StreamingResponse(_sse(writer, first, events, body.choices, body.include_usage, stats),
                                          media_type="text/event-stream", background=BackgroundTask(events.aclose),
                                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-            result, executed = await _unless_disconnected(request, _collect(first, events))
+            results, logprobs, executed = await _unless_disconnected(request, _collect(first, events, body.choices))
         except _ClientGone:
             return Response(status_code=CLIENT_CLOSED)
         finally:
             if not streaming:
                 await events.aclose()  # whatever happened: cancel the generation, free the place
-        stats.record(result, len(executed))
-        return JSONResponse(completion(cid, body.model, created, result, _extension(executed)).model_dump(mode="json"))
+        stats.record(replace(results[-1], usage=total_usage(results)), len(executed))
+        wire = [ChoiceLogprobs(content=logprob_entries(lp, token_bytes)) for lp in logprobs] if body.logprobs else None
+        return JSONResponse(completion(cid, body.model, created, results, _extension(executed), fingerprint=fingerprint,
+                                       logprobs=wire).model_dump(mode="json"))
 
     return app
 
 
-Batch = list[ChatEvent | ToolExecuted]
+Batch = list[ChatEvent | ToolExecuted | TokenLogprob]
 
 
 async def _events(body: ChatRequest, queue: ModelQueue, who: str, settings: ServerSettings) -> AsyncIterator[Batch]:
     """The request's events in batches, from the model directly or through the server-side
-    tools loop. The queue place is taken on the first step (429 from there), so a generator
-    never started holds nothing; closing it cancels the generation and gives the place back."""
+    tools loop; with n > 1 each choice's events in turn, each ending with its Finished. The
+    queue place is taken on the first step (429 from there), so a generator never started
+    holds nothing; closing it cancels the generation and gives the place back."""
     loop = asyncio.get_running_loop()
     cancel = threading.Event()
     deadline = loop.time() + settings.request_timeout
@@ -137,16 +143,17 @@ async def _events(body: ChatRequest, queue: ModelQueue, who: str, settings: Serv
     messages = body.runtime_messages()
     ticket = queue.admit()
     try:
-        if settings.tools is not None and settings.tools.available_to(who):
-            source = settings.tools.run(queue, messages, principal=who, client_tools=body.client_tools(),
-                                        tool_choice=body.tool_choice_value(), cancel=cancel, deadline=deadline,
-                                        options=options)
-        else:
-            source = queue.stream(messages, cancel=cancel, deadline=deadline, tools=body.client_tools(),
-                                  tool_choice=body.tool_choice_value(), **options)
-        async with aclosing(source):
-            async for batch in source:
-                yield batch
+        for index in range(body.choices):
+            if settings.tools is not None and settings.tools.available_to(who):
+                source = settings.tools.run(queue, messages, principal=who, client_tools=body.client_tools(),
+                                            tool_choice=body.tool_choice_value(), cancel=cancel, deadline=deadline,
+                                            options=for_choice(options, index))
+            else:
+                source = queue.stream(messages, cancel=cancel, deadline=deadline, tools=body.client_tools(),
+                                      tool_choice=body.tool_choice_value(), **for_choice(options, index))
+            async with aclosing(source):
+                async for batch in source:
+                    yield batch
     except RequestError as exc:
         raise bad_request(str(exc), exc.param) from None
     finally:
@@ -175,23 +182,33 @@ async def _disconnect(request: Request) -> None:
         pass
 
 
-async def _collect(first: Batch, events: AsyncIterator[Batch]) -> tuple[ChatResult, list[ToolExecuted]]:
+async def _collect(first: Batch, events: AsyncIterator[Batch], choices: int
+                   ) -> tuple[list[ChatResult], list[list[TokenLogprob]], list[ToolExecuted]]:
+    """The results of the `choices` generations, the logprobs of each, and what the server ran."""
     executed: list[ToolExecuted] = []
+    results: list[ChatResult] = []
+    logprobs: list[list[TokenLogprob]] = [[]]
     async with aclosing(events):
         batch = first
         while True:
             for event in batch:
                 if isinstance(event, Finished):
-                    return event.result, executed
-                if isinstance(event, ToolExecuted):
+                    results.append(event.result)
+                    if len(results) == choices:
+                        return results, logprobs, executed
+                    logprobs.append([])
+                elif isinstance(event, TokenLogprob):
+                    logprobs[-1].append(event)
+                elif isinstance(event, ToolExecuted):
                     executed.append(event)
             batch = await anext(events)
 
 
-async def _sse(writer: ChunkWriter, first: Batch, events: AsyncIterator[Batch], include_usage: bool,
+async def _sse(writer: ChunkWriter, first: Batch, events: AsyncIterator[Batch], choices: int, include_usage: bool,
                stats: RequestStats) -> AsyncIterator[str]:
     """One write per batch: every chunk of the batch, and at the end the final chunks."""
     executed: list[ToolExecuted] = []
+    results: list[ChatResult] = []
     stats.finish_reason = "client_closed"  # until the stream ends otherwise
     async with aclosing(events):
         out = [writer.role()]
@@ -200,8 +217,13 @@ async def _sse(writer: ChunkWriter, first: Batch, events: AsyncIterator[Batch], 
             while True:
                 for event in batch:
                     if isinstance(event, Finished):
-                        stats.record(event.result, len(executed))
-                        out.append(writer.finish(event.result, _extension(executed), include_usage))
+                        results.append(event.result)
+                        stats.record(replace(event.result, usage=total_usage(results)), len(executed))
+                        out.append(writer.finish(event.result, _extension(executed)))
+                        if len(results) < choices:
+                            out.append(writer.role(len(results)))
+                            continue
+                        out.append(writer.end(total_usage(results) if include_usage else None))
                         yield "".join(out)
                         return
                     if isinstance(event, ToolExecuted):
