@@ -16,10 +16,12 @@ import secrets
 import time
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_serializer
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_serializer,
+                      model_validator)
 
 from ..messages import ChatResult, Message, ToolCall, Usage
 from ..runtime.sampling import TokenLogprob
+from .strict import strict_problem
 
 # OpenAI allows [a-zA-Z0-9_-]; dots are let through too because benchmark suites (BFCL) name
 # functions "math.factorial" and the grammar and templates handle them.
@@ -145,7 +147,17 @@ class FunctionDefinition(_Request):
     name: str = Field(pattern=TOOL_NAME)
     description: str | None = None
     parameters: dict[str, Any] | None = None
-    strict: bool | None = None  # always true here: calls are constrained by their schema
+    strict: bool | None = None  # calls are constrained by their schema whatever it says; see strict.py
+
+    @model_validator(mode="after")
+    def _strict_rules(self) -> "FunctionDefinition":
+        if self.strict:
+            problem = strict_problem(self.parameters or {"type": "object", "properties": {},
+                                                         "additionalProperties": False})
+            if problem:
+                raise ValueError(f"tool {self.name!r} is strict, but its parameters break the strict rules "
+                                 f"{problem}")
+        return self
 
 
 class ToolDefinition(_Request):
@@ -168,11 +180,30 @@ class NamedToolChoice(_Request):
     function: NamedFunction
 
 
+class AllowedTools(_Request):
+    mode: Literal["auto", "required"]
+    tools: list[NamedToolChoice] = Field(min_length=1)
+
+
+class AllowedToolsChoice(_Request):
+    """Only these of the tools may be called (the rest stay out of the prompt and the grammar)."""
+
+    type: Literal["allowed_tools"]
+    allowed_tools: AllowedTools
+
+
 class JsonSchemaFormat(_Request):
     name: str | None = None
     description: str | None = None
     schema_: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
+
+    @model_validator(mode="after")
+    def _strict_rules(self) -> "JsonSchemaFormat":
+        problem = strict_problem(self.schema_) if self.strict else None
+        if problem:
+            raise ValueError(f"the schema {self.name or ''!r} is strict, but breaks the strict rules {problem}")
+        return self
 
 
 class TextFormat(_Request):
@@ -278,7 +309,7 @@ class ChatRequest(SamplingFields):
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
     tools: list[ToolDefinition] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | AllowedToolsChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
     max_completion_tokens: int | None = Field(None, ge=1)
@@ -289,6 +320,17 @@ class ChatRequest(SamplingFields):
     audio: dict[str, Any] | None = None
     functions: list[Any] | None = None
     function_call: Any = None
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _allowed_among_tools(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, AllowedToolsChoice):
+            offered = {t.function.name for t in info.data.get("tools") or ()}
+            for i, tool in enumerate(value.allowed_tools.tools):
+                if tool.function.name not in offered:
+                    raise ValueError(f"allowed_tools.tools[{i}] names {tool.function.name!r}, which is not "
+                                     f"among the tools")
+        return value
 
     @field_validator("top_logprobs")
     @classmethod
@@ -324,11 +366,18 @@ class ChatRequest(SamplingFields):
         return [runtime_message(m) for m in self.messages]
 
     def client_tools(self) -> list[dict]:
-        return [t.to_openai() for t in self.tools or ()]
+        """The tools offered to the model: with allowed_tools, only those it names."""
+        tools = self.tools or ()
+        if isinstance(self.tool_choice, AllowedToolsChoice):
+            allowed = {t.function.name for t in self.tool_choice.allowed_tools.tools}
+            tools = [t for t in tools if t.function.name in allowed]
+        return [t.to_openai() for t in tools]
 
     def tool_choice_value(self) -> str | dict | None:
         if isinstance(self.tool_choice, NamedToolChoice):
             return {"type": "function", "function": {"name": self.tool_choice.function.name}}
+        if isinstance(self.tool_choice, AllowedToolsChoice):
+            return self.tool_choice.allowed_tools.mode
         return self.tool_choice
 
     def options(self, default_max_tokens: int | None) -> dict[str, Any]:
