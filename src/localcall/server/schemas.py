@@ -495,6 +495,15 @@ class LocalcallExtension(WireModel):
 
     executed_tool_calls: list[ExecutedToolCall]
 
+    @classmethod
+    def of(cls, executed: list) -> "LocalcallExtension | None":
+        """From the server's ToolExecuted events (server/tools.py); None when nothing ran."""
+        if not executed:
+            return None
+        return cls(executed_tool_calls=[
+            ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
+                             content=e.outcome.content, error=e.outcome.error) for e in executed])
+
 
 class ChatCompletion(WireModel):
     _sparse = frozenset({"localcall"})

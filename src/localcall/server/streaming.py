@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..messages import ChatEvent, ChatResult, ContentDelta, ReasoningDelta, ToolCallDelta, ToolCallStart, Usage
+from ..messages import ChatEvent, ChatResult, ContentDelta, ReasoningDelta, ToolCallDelta, ToolCallStart
 from ..runtime.sampling import TokenLogprob
 from . import schemas as s
 from .errors import APIError
@@ -44,6 +44,7 @@ class ChunkWriter:
     created: int
     fingerprint: str | None = None
     token_bytes: Callable[[int], bytes] | None = None  # the backend's, to spell logprobs' tokens
+    include_usage: bool = False  # stream_options.include_usage
     index: int = 0  # the choice being written
     _logprobs: list[TokenLogprob] = field(default_factory=list)  # not yet sent
 
@@ -56,7 +57,7 @@ class ChunkWriter:
         return sse(s.ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
                                          system_fingerprint=self.fingerprint, choices=[choice], **extra))
 
-    def role(self, index: int = 0) -> str:
+    def begin(self, index: int = 0) -> str:
         """The first chunk of choice `index`."""
         self.index = index
         return self._chunk(s.Delta(role="assistant", content=""))
@@ -82,17 +83,18 @@ class ChunkWriter:
             return self._chunk(s.Delta(tool_calls=[fragment]))
         return None
 
-    def finish(self, result: ChatResult, extension: s.LocalcallExtension | None) -> str:
-        """The last chunk of the current choice."""
-        return self._chunk(s.Delta(), s.client_finish_reason(result.finish_reason), localcall=extension)
+    def finish(self, result: ChatResult, executed: list) -> str:
+        """The last chunk of the current choice; `executed`: what the server ran so far."""
+        return self._chunk(s.Delta(), s.client_finish_reason(result.finish_reason),
+                           localcall=s.LocalcallExtension.of(executed))
 
-    def end(self, usage: Usage | None) -> str:
+    def end(self, results: list[ChatResult]) -> str:
         """After the last choice: the usage chunk (when asked for) and [DONE]."""
-        if usage is None:
+        if not self.include_usage:
             return DONE
         return sse(s.ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
                                          system_fingerprint=self.fingerprint, choices=[],
-                                         usage=s.ResponseUsage.of(usage))) + DONE
+                                         usage=s.ResponseUsage.of(s.total_usage(results)))) + DONE
 
     @staticmethod
     def error(exc: APIError) -> str:
