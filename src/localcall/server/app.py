@@ -1,4 +1,5 @@
-"""The FastAPI application: /v1/chat/completions, /v1/models, /v1/models/{id}, /health.
+"""The FastAPI application: /v1/chat/completions, /v1/models, /v1/models/{id}, /health; and
+/v1/completions (completions.py), /v1/embeddings (embeddings.py).
 
 A chat request, in order: the API key names the principal (401) → the body is validated
 (400) → the model is looked up (404) → the request is admitted to the model's queue (429) →
@@ -22,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from .. import __version__
 from ..messages import ChatResult
 from ..runtime.chat import ChatModel
-from . import errors
+from . import completions, embeddings, errors
 from .auth import Auth
 from .bodylimit import DEFAULT_MAX_BODY, BodyLimit
 from .catalog import Catalog
@@ -103,6 +104,8 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
         writer = ChunkWriter(cid, body.model, created, fingerprint, token_bytes, include_usage=body.include_usage)
         return await respond(request, events, body.choices, stats, whole, writer if body.stream else None)
 
+    completions.install(app, catalog, settings, principal)
+    embeddings.install(app, catalog, settings, principal)
     return app
 
 
