@@ -1,5 +1,5 @@
 """The FastAPI application: /v1/chat/completions, /v1/models, /v1/models/{id}, /health; and
-/v1/completions (completions.py), /v1/embeddings (embeddings.py).
+/v1/completions (completions.py), /v1/embeddings (embeddings.py), /v1/responses (responses.py).
 
 A chat request, in order: the API key names the principal (401) → the body is validated
 (400) → the model is looked up (404) → the request is admitted to the model's queue (429) →
@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from .. import __version__
 from ..messages import ChatResult
 from ..runtime.chat import ChatModel
-from . import completions, embeddings, errors
+from . import completions, embeddings, errors, responses
 from .auth import Auth
 from .bodylimit import DEFAULT_MAX_BODY, BodyLimit
 from .catalog import Catalog
@@ -48,6 +48,7 @@ class ServerSettings:
     # Seconds between two writes of a stream (the first token goes at once): see queue.py.
     stream_interval: float = 0.02
     max_body_bytes: int = DEFAULT_MAX_BODY  # larger request bodies get 413 before being read
+    responses_db: str | None = None  # SQLite file of stored Responses; None: next to the audit log
 
 
 def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None = None) -> FastAPI:
@@ -106,6 +107,7 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
 
     completions.install(app, catalog, settings, principal)
     embeddings.install(app, catalog, settings, principal)
+    responses.install(app, catalog, settings, principal)
     return app
 
 
