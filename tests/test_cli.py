@@ -43,11 +43,13 @@ def test_chat_with_builtin_tools_shows_the_call_and_its_result(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["chat", "hi", "-m", "no-such-model"], "unknown model 'no-such-model'"),
     (["models", "--registry", "/nonexistent/models.toml"], "registry file not found"),
+    (["serve", "--host", "0.0.0.0"], "give at least one API key"),
 ])
 def test_errors_are_one_clear_line(args, message):
     out = localcall(*args)
     assert out.returncode == 1
     assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def test_bad_registry_names_file_entry_and_field(tmp_path):

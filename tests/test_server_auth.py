@@ -85,3 +85,11 @@ def test_live_server_accepts_each_key(keyed_server):
 
 def test_health_needs_no_key(keyed_server):
     assert httpx2.get(keyed_server.url + "/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+def test_the_api_description_needs_a_key_where_the_api_does(keyed_server, live_server, path):
+    assert httpx2.get(keyed_server.url + path, timeout=30).status_code == 401
+    keyed = httpx2.get(keyed_server.url + path, headers={"Authorization": "Bearer sk-alice-123"}, timeout=30)
+    assert keyed.status_code == 200
+    assert httpx2.get(live_server.url + path, timeout=30).status_code == 200  # loopback, no keys: open

@@ -246,3 +246,8 @@ def test_openapi_document(live_server):
     assert {"messages", "tools", "tool_choice", "response_format", "stream_options"} <= set(
         schemas["ChatRequest"]["properties"])
     assert "localcall" in schemas["ChatCompletion"]["properties"]  # the documented extension field
+    # Every status the server answers is documented, in OpenAI's error shape; 422 is never answered.
+    chat = doc["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert {"200", "400", "401", "404", "413", "429", "503"} <= set(chat) and "422" not in chat
+    assert chat["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    assert "HTTPValidationError" not in schemas

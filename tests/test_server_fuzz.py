@@ -47,6 +47,53 @@ schemas = st.deferred(lambda: st.fixed_dictionaries({}, optional={
     "format": maybe(st.sampled_from(["date-time", "email", "uuid", "nonsense"])),
 }))
 tool_names = st.sampled_from(["lookup", "get_weather", "a.b", "x-y"])
+
+
+def nested_objects(levels: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"x": schema}, "required": ["x"]}
+    return schema
+
+
+# Hostile schemas (issue 17): nesting past any recursion limit, references that recurse with
+# or without a finite value, references in every spelling, and text that is not Unicode
+# (lone surrogates, which JSON can escape and UTF-8 cannot carry).
+lone_surrogates = st.sampled_from(["\ud800", "\udfff", "\ud83d", "\udc00"])
+hostile_text = st.text(max_size=6) | st.builds(lambda a, s, b: a + s + b, st.text(max_size=3), lone_surrogates,
+                                               st.text(max_size=3))
+SELF = {"$ref": "#"}
+ADDRESS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+recursive_schemas = st.sampled_from([
+    SELF,
+    {"type": "object", "properties": {"n": SELF}, "required": ["n"]},
+    {"type": "object", "properties": {"n": SELF}},
+    {"type": "object", "properties": {"n": {"anyOf": [SELF, {"type": "null"}]}}, "required": ["n"]},
+    {"type": "object", "properties": {"kids": {"type": "array", "items": SELF}}},
+    {"type": "object", "properties": {"kids": {"type": "array", "minItems": 1, "items": SELF}}, "required": ["kids"]},
+    {"$defs": {"A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/B"}}, "required": ["b"]},
+               "B": {"type": "object", "properties": {"a": {"$ref": "#/$defs/A"}}, "required": ["a"]}},
+     "$ref": "#/$defs/A"},
+    {"$defs": {"Address": ADDRESS}, "type": "object", "properties": {"to": {"$ref": "#/$defs/Address"}},
+     "required": ["to"]},
+    {"definitions": {"Address": ADDRESS}, "type": "object", "properties": {"to": {"$ref": "#/definitions/Address"}}},
+    {"type": "object", "properties": {"a": ADDRESS, "b": {"$ref": "#/properties/a"}}},
+    {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}},
+    {"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}},
+    {"type": "object", "properties": {"a": {"$ref": "#anchor"}}},
+    {"type": "object", "properties": {"a": {"$dynamicRef": "#meta"}}},
+    {"type": "object", "properties": {"a": False}, "required": ["a"]},
+])
+hostile_schemas = st.one_of(
+    st.integers(1, 300).map(nested_objects),
+    recursive_schemas,
+    st.builds(lambda text: {"type": "object", "properties": {"a": {"type": "string", "description": text}}},
+              hostile_text),
+    st.builds(lambda text: {"type": "object", "properties": {text: {"type": "string"}}}, hostile_text),
+    st.builds(lambda text: {"type": "object", "properties": {"a": {"enum": ["ok", text]}}}, hostile_text),
+    st.builds(lambda inner, at: {"type": "object", "properties": {"a": inner}, "$defs": {"d": at}}, schemas, schemas),
+)
+
 text_parts = st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=20)}), min_size=1,
                       max_size=2)
 contents = st.text(max_size=40) | text_parts
@@ -136,6 +183,22 @@ def post(server, **kwargs) -> httpx2.Response:
 @given(body=requests())
 def test_near_valid_requests_never_5xx(fuzz_server, body):
     check(post(fuzz_server, json=body))
+
+
+@FAST
+@given(schema=hostile_schemas, description=hostile_text, as_format=st.booleans(), stream=st.booleans(),
+       choice=st.sampled_from(["auto", "none", "required", {"type": "function", "function": {"name": "lookup"}}]))
+def test_hostile_schemas_never_5xx(fuzz_server, schema, description, as_format, stream, choice):
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": stream}
+    if as_format:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "out", "schema": schema}}
+    else:
+        body["tools"] = [{"type": "function", "function": {"name": "lookup", "description": description,
+                                                           "parameters": schema}}]
+        body["tool_choice"] = choice
+    # ASCII JSON, as a client sends a lone surrogate: the escape "\\ud800".
+    response = post(fuzz_server, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    check(response)
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)

@@ -182,7 +182,9 @@ def test_client_leaving_during_a_server_tool_frees_its_place(tools_server):
         httpx2.post(tools_server.url + "/v1/chat/completions", timeout=2.0,
                     headers={"Authorization": f"Bearer {KEYS['alice']}"},
                     json={"model": MODEL, "messages": ASK, "tool_choice": named("slow_lookup"), "max_tokens": 32})
+    # A leaked place never frees; the bound only keeps a failure from hanging the suite (the
+    # machine's speed varies too much for a tighter one to mean anything).
     start = time.monotonic()
     while queue.admitted or queue._slot.locked():
-        assert time.monotonic() - start < 5
-        time.sleep(0.02)
+        assert time.monotonic() - start < 60, (queue.admitted, queue._slot.locked())
+        time.sleep(0.05)

@@ -142,8 +142,11 @@ def serve(
     from .server.serve import run
 
     _registry(registry)  # a bad registry is reported here, before the server starts
-    run(model or [], host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
-        no_auth=no_auth)
+    try:
+        run(model or [], host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
+            no_auth=no_auth)
+    except ValueError as exc:  # a refusal to start (no keys off loopback, a bad key, two models one name)
+        _fail(str(exc))
 
 
 @app.command()

@@ -136,6 +136,13 @@ class ChatResult:
     finish_reason: str = "stop"  # stop | tool_calls | length | cancelled
     usage: Usage = field(default_factory=Usage)
     errors: list[MalformedToolCall] = field(default_factory=list)
+    # Calls that generation stopped inside (max_tokens, a full context, cancellation): their
+    # arguments as far as generated, which are not valid JSON. Never in `tool_calls`, never
+    # executed; the server shows them as OpenAI does (see server/schemas.completion).
+    incomplete_calls: list[ToolCall] = field(default_factory=list)
+    # Calls dropped because they repeated an earlier call of the same message (same name,
+    # same arguments); generation stopped there. See runtime/chat.py RepeatedCallFilter.
+    repeated_calls_dropped: int = 0
 
     def message(self) -> Message:
         """The assistant message to append to the conversation."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-import jsonschema
-
+from ..grammars.schema import validate_instance
 from ..messages import ToolCall
 from .bfcl import ToolSet
 
@@ -35,8 +34,7 @@ def is_valid_call(call: ToolCall, tools: ToolSet) -> bool:
     arguments = parse_arguments(call.arguments)
     if spec is None or arguments is None:
         return False
-    validator = jsonschema.validators.validator_for(spec.parameters)(spec.parameters)
-    return validator.is_valid(arguments)
+    return validate_instance(arguments, spec.parameters) is None
 
 
 def leaks_call(content: str | None, tools: ToolSet) -> bool:

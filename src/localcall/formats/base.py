@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..messages import ChatEvent, Message, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,11 @@ class CallSyntax:
     """The shape of the tool-call section a family writes, for the grammar layer.
 
     The section is: section_start, then one or more calls joined by `separator`, then
-    section_end; each call is call_start + body + call_end. The body is either a JSON object
-    {name_key: NAME, args_key: ARGS} ("json") or NAME + args_marker + ARGS ("name_args").
+    section_end; each call is call_start + body + call_end. The body is a JSON object
+    {name_key: NAME, args_key: ARGS} ("json"), NAME + args_marker + ARGS ("name_args"), or
+    NAME + args_marker + one block per argument ("xml_params"): param_start + KEY +
+    param_name_end + VALUE + param_end, where a string VALUE is the raw text and any other
+    value is JSON (Qwen3-Coder's <parameter=KEY>).
 
     trigger: in tool_choice="auto" the model writes free text until this text appears; from
     there the section is constrained. It is a prefix of section_start + call_start. An empty
@@ -35,11 +38,25 @@ class CallSyntax:
     call_end: str = ""
     separator: str = ""
     section_end: str = ""
-    body: Literal["json", "name_args"] = "json"
+    body: Literal["json", "name_args", "xml_params"] = "json"
     name_key: str = "name"
     args_key: str = "arguments"
     args_marker: str = ""
+    param_start: str = ""
+    param_name_end: str = ""
+    param_end: str = ""
+    optional_newlines: bool = False  # xml_params: each newline of the markers may be left out
     answer_schema: dict | None = None
+
+
+def is_raw_string(schema: dict) -> bool:
+    """Whether an "xml_params" argument with this schema is written as raw text: strings are,
+    as the templates write them; every other value is JSON."""
+    if "const" in schema:
+        return isinstance(schema["const"], str)
+    if "enum" in schema:
+        return bool(schema["enum"]) and all(isinstance(o, str) for o in schema["enum"])
+    return schema.get("type") == "string"
 
 
 class ToolCallParser(ABC):

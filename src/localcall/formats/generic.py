@@ -8,9 +8,14 @@ message, which asks for exactly one JSON object as the answer, either
 
 Since the template cannot show calls or results, the conversation is rewritten before
 rendering: an assistant turn with calls becomes that JSON object as its text, an assistant
-answer becomes {"response": ...} while tools are offered, and each run of tool results becomes
-one user turn, every result opened by a line naming the tool and the call id. The grammar
-constrains the answer from its first token (empty trigger), so the object is always whole.
+answer becomes {"response": ...}, and each run of tool results becomes one user turn, every
+result opened by a line naming the tool and the call id. The grammar constrains the answer
+from its first token (empty trigger), so the object is always whole.
+
+The protocol stays on for as long as the conversation has used tools, even in a request that
+offers none (the last step of most agent loops): the history shows calls as JSON, and a model
+told to answer in prose copies that JSON into its answer. With no tools offered the
+instructions ask for {"response": ...} only, and the runtime's grammar allows nothing else.
 
 Parser outcomes (besides those of every parser, see stream.py):
 - {"response": "..."}: the decoded string streams out as content.
@@ -27,10 +32,10 @@ from __future__ import annotations
 import json
 
 from ..messages import Message, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .base import CallSyntax, register
 from .stream import Malformed, StreamParser
-from .templated import TemplateFormat
+from .templated import TemplateFormat, uses_tools
 
 RESPONSE, TOOL_CALLS = "response", "tool_calls"
 ANSWER_SCHEMA = {"type": "object", "properties": {RESPONSE: {"type": "string"}}, "required": [RESPONSE],
@@ -41,21 +46,25 @@ INSTRUCTIONS = """You can use tools. Each tool is described by a JSON object wit
 Answer with exactly one JSON object and nothing else, in one of two forms:
 {{"tool_calls": [{{"name": "<tool name>", "arguments": {{<arguments>}}}}]}} to call one or more tools;
 {{"response": "<your answer>"}} to answer directly."""
+INSTRUCTIONS_WITHOUT_TOOLS = """No tools are available now. Answer with exactly one JSON object and nothing else:
+{"response": "<your answer>"}"""
 
 
 def describe_tools(tools: list[ToolSpec]) -> str:
+    if not tools:
+        return INSTRUCTIONS_WITHOUT_TOOLS
     lines = [json.dumps({"name": t.name, "description": t.description, "parameters": t.parameters},
                         ensure_ascii=False) for t in tools]
     return INSTRUCTIONS.format(tools="\n".join(lines))
 
 
-def answer_text(msg: Message, tools_offered: bool) -> str:
+def answer_text(msg: Message, protocol: bool) -> str:
     """An assistant turn as the JSON object the model is asked to write."""
     if msg.get("tool_calls"):
         # The protocol has no room for text beside calls; the calls are what the turn did.
         calls = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in msg["tool_calls"]]
         return json.dumps({TOOL_CALLS: calls}, ensure_ascii=False)
-    if tools_offered:
+    if protocol:
         return json.dumps({RESPONSE: msg["content"]}, ensure_ascii=False)
     return msg["content"]
 
@@ -65,6 +74,7 @@ def result_text(msg: Message) -> str:
 
 
 def rewrite(messages: list[Message], tools: list[ToolSpec] | None) -> list[Message]:
+    protocol = uses_tools(messages, tools)
     out: list[Message] = []
     after_result = False
     for msg in messages:
@@ -77,10 +87,10 @@ def rewrite(messages: list[Message], tools: list[ToolSpec] | None) -> list[Messa
             continue
         after_result = False
         if msg["role"] == "assistant":
-            out.append({"role": "assistant", "content": answer_text(msg, bool(tools))})
+            out.append({"role": "assistant", "content": answer_text(msg, protocol)})
         else:
             out.append(msg)
-    if tools:
+    if protocol:
         if out and out[0]["role"] == "system":
             out[0] = {**out[0], "content": out[0]["content"] + "\n\n" + describe_tools(tools)}
         else:

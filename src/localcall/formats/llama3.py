@@ -17,7 +17,7 @@ Parser outcomes (besides those of every parser, see stream.py):
 
 from __future__ import annotations
 
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .base import CallSyntax, register
 from .stream import Malformed, StreamParser
 from .templated import TemplateFormat

@@ -24,7 +24,7 @@ import re
 import string
 
 from ..messages import Message, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .base import CallSyntax, register
 from .stream import Malformed, StreamParser
 from .templated import TemplateFormat

@@ -138,6 +138,18 @@ class StreamParser(ToolCallParser):
             raise Malformed(f"expected {literal!r}")
         self.take(len(literal))
 
+    def expect_one(self, literals: tuple[str, ...]) -> Read:
+        """Whichever of `literals` comes next (consumed); Malformed if none does."""
+        while True:
+            for literal in literals:
+                if self.buf.startswith(literal):
+                    self.take(len(literal))
+                    return literal
+            if not any(literal.startswith(self.buf) for literal in literals):
+                raise Malformed(f"expected one of {', '.join(map(repr, literals))}")
+            if not (yield from self.more()):
+                raise Malformed(ENDED)
+
     def read_until(self, marker: str, limit: int) -> Read:
         """The text before `marker`, which must come within `limit` characters; both are consumed."""
         while True:

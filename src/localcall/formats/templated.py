@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Callable, ClassVar
 
 from ..messages import Message, ToolSpec
-from ..runtime.backend import SpecialTokens
+from ..vocab import SpecialTokens
 from .base import ChatFormat
 from .jinja import BUILTIN_PREFIX, load_builtin_template, render_template
 
@@ -79,7 +79,7 @@ def _template_call(call: dict) -> dict:
 class TemplateFormat(ChatFormat):
     """A family that renders through a Jinja template; families differ in builtin and adapt()."""
 
-    builtin: ClassVar[str]  # "builtin:NAME", the family's own template
+    builtin: ClassVar[str | None] = None  # "builtin:NAME", the family's own template, if it has one
     # False for families whose point is driving templates that know nothing of tools.
     builtin_when_template_lacks_tools: ClassVar[bool] = True
 
@@ -104,6 +104,9 @@ class TemplateFormat(ChatFormat):
         return template, "from the model"
 
     def builtin_name(self, special: SpecialTokens) -> str:
+        if self.builtin is None:
+            raise ValueError(f"the {self.name} family renders with the model's own template, and this model has "
+                             "none that shows tools; set chat_template in models.toml")
         return self.builtin
 
     def adapt(self, messages: list[Message], tools: list[ToolSpec] | None) -> tuple[list[Message], list[dict] | None]:

@@ -15,8 +15,8 @@ import llguidance
 import llguidance.numpy as llnp
 import numpy as np
 
-from .schema import SchemaError
-from .spec import Alt, Json, Lit, Node, Optional_, Repeat, Seq, Special, Text
+from .errors import GrammarEngineError, SchemaError
+from .spec import Alt, Json, Lit, Node, Optional_, RawText, Repeat, Seq, Special, Text
 
 
 JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -51,6 +51,11 @@ class LarkWriter:
             return self._rule(node, "json", f"%json {json.dumps(schema, ensure_ascii=False)}")
         if isinstance(node, Text):
             return self._text(node)
+        if isinstance(node, RawText):
+            # Lazy: the value ends at the first occurrence of its stop text, which it thus
+            # never contains.
+            bound = f"{{{node.min_length},{'' if node.max_length is None else node.max_length}}}"
+            return self._rule(node, "raw", f"/(?s:.{bound}){_regex_literal(node.stop)}/", "[lazy]")
         if isinstance(node, Seq):
             return " ".join(self.expr(i) for i in node.items) or '""'
         if isinstance(node, Alt):
@@ -77,6 +82,11 @@ class LarkWriter:
         return self._rule(node, "TEXT", "/(?s:.+)/")
 
 
+def _regex_literal(text: str) -> str:
+    """`text` as a literal inside a Lark /regex/ (regex metacharacters and the / delimiter escaped)."""
+    return "".join("\\n" if c == "\n" else "\\" + c if c in r".^$*+?()[]{}|\/" else c for c in text)
+
+
 def to_lark(node: Node) -> str:
     return LarkWriter().write(node)
 
@@ -92,10 +102,12 @@ def apply_bitmask(logits: np.ndarray, bitmask: np.ndarray) -> None:
 class MatcherHook:
     """A LogitsHook over one LLMatcher: mask, accept (with forced tokens), done."""
 
-    def __init__(self, matcher: llguidance.LLMatcher, n_vocab: int):
+    def __init__(self, matcher: llguidance.LLMatcher, n_vocab: int, grammar: str = ""):
         self.matcher = matcher
         self.n_vocab = n_vocab
+        self.grammar = grammar  # the Lark text, for the error report
         self.bitmask = llnp.allocate_token_bitmask(1, n_vocab)
+        self.consumed: list[int] = []
 
     def mask(self, logits: np.ndarray) -> None:
         llnp.fill_next_token_bitmask(self.matcher, self.bitmask)
@@ -105,10 +117,13 @@ class MatcherHook:
     def accept(self, token: int) -> list[int]:
         self.matcher.consume_token(token)
         self._raise_on_error()
+        self.consumed.append(token)
         forced = self.matcher.compute_ff_tokens()
+        self._raise_on_error()
         if forced:
             self.matcher.consume_tokens(forced)
             self._raise_on_error()
+            self.consumed.extend(forced)
         return forced
 
     def done(self) -> bool:
@@ -116,7 +131,7 @@ class MatcherHook:
 
     def _raise_on_error(self) -> None:
         if self.matcher.is_error():
-            raise RuntimeError(f"grammar engine error: {self.matcher.get_error()}")
+            raise GrammarEngineError("llguidance", self.matcher.get_error(), grammar=self.grammar, tokens=self.consumed)
 
 
 class LLGuidanceEngine:
@@ -130,19 +145,20 @@ class LLGuidanceEngine:
         self.tokenizer = llguidance.LLTokenizer(wrapper, n_vocab=len(tokens), eos_token=sorted(stop_ids))
         self._compiled = lru_cache(maxsize=256)(self._compile)
 
-    def _compile(self, node: Node) -> llguidance.LLMatcher:
+    def _compile(self, node: Node) -> tuple[llguidance.LLMatcher, str]:
         lark = to_lark(node)
         matcher = llguidance.LLMatcher(self.tokenizer, llguidance.grammar_from("lark", lark), log_level=0)
         if matcher.is_error():
             raise SchemaError(_clean_error(matcher.get_error()), where="grammar (llguidance)")
-        return matcher
+        return matcher, lark
 
     def compile(self, node: Node) -> None:
         """Compile (and cache) a grammar now, raising SchemaError if the engine cannot enforce it."""
         self._compiled(node)
 
     def constraint(self, node: Node) -> MatcherHook:
-        return MatcherHook(self._compiled(node).deep_copy(), self.n_vocab)
+        matcher, lark = self._compiled(node)
+        return MatcherHook(matcher.deep_copy(), self.n_vocab, lark)
 
 
 class _Vocab:

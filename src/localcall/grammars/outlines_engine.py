@@ -10,6 +10,7 @@ Index construction walks the whole vocabulary per grammar; it is cached.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -17,8 +18,9 @@ from outlines_core import Guide, Index, Vocabulary
 from outlines_core.json_schema import build_regex_from_schema
 
 from .llguidance_engine import JSON_OPTIONS, apply_bitmask
-from .schema import SchemaError
-from .spec import Alt, Json, Lit, Node, Optional_, Repeat, Seq, Special, Text
+from .errors import GrammarEngineError, SchemaError
+from .refs import recursive_definition
+from .spec import Alt, Json, Lit, Node, Optional_, RawText, Repeat, Seq, Special, Text
 
 # No free whitespace, as llguidance is told; outlines then writes "," and ":" without the
 # space llguidance puts after them. Both are valid, compact JSON.
@@ -26,9 +28,10 @@ _WHITESPACE = "" if not JSON_OPTIONS["whitespace_flexible"] else r"[ ]?"
 
 
 # Keywords outlines_core's regex builder accepts but does not enforce (seen: "maximum": 9
-# still admits 5791168). A schema using one is refused, never half-enforced.
+# still admits 5791168; "oneOf" is built as "anyOf", so 123 passes oneOf [integer, number]).
+# A schema using one is refused, never half-enforced.
 UNENFORCED = frozenset({
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties",
+    "oneOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties",
     "maxProperties", "uniqueItems", "not", "if", "then", "else", "contains", "patternProperties",
     "dependentRequired", "dependentSchemas", "propertyNames",
 })
@@ -63,6 +66,12 @@ def to_regex(node: Node) -> str:
         if hit:
             raise SchemaError(f"the outlines engine cannot enforce {hit[1]!r}; use llguidance",
                               where="grammar (outlines)", path=hit[0].lstrip("/"))
+        recursive = recursive_definition(node.schema)
+        if recursive:
+            # outlines_core unrolls a recursive $ref a few levels and then allows any object
+            # there, which can break the schema: refused, never half-enforced.
+            raise SchemaError(f"the outlines engine cannot enforce a recursive $ref (definition {recursive!r}); "
+                              "use llguidance", where="grammar (outlines)")
         try:
             body = build_regex_from_schema(node.schema_json, _WHITESPACE)
         except Exception as exc:  # outlines_core raises plain errors for unsupported keywords
@@ -83,6 +92,9 @@ def to_regex(node: Node) -> str:
     if isinstance(node, Special):
         raise SchemaError(f"the outlines engine cannot require the control token {node.text!r}; use llguidance",
                           where="grammar (outlines)")
+    if isinstance(node, RawText):
+        raise SchemaError("the outlines engine cannot express raw-text arguments that end at a marker; use llguidance",
+                          where="grammar (outlines)")
     if isinstance(node, Text):
         raise SchemaError("the outlines engine cannot express free text followed by a tool call "
                           "(tool_choice='auto' for this model family); use llguidance", where="grammar (outlines)")
@@ -90,15 +102,18 @@ def to_regex(node: Node) -> str:
 
 
 class GuideHook:
-    def __init__(self, guide: Guide, n_vocab: int, stop_ids: frozenset[int], eos: int):
+    def __init__(self, guide: Guide, n_vocab: int, stop_ids: frozenset[int], eos: int, regex: str = ""):
         self.guide = guide
+        self.regex = regex  # for the error report
+        self.consumed: list[int] = []
         self.bitmask = np.zeros((n_vocab + 31) // 32, dtype=np.int32)
         self.stop_ids = sorted(stop_ids)
         self.eos = eos
 
     def mask(self, logits: np.ndarray) -> None:
         self.bitmask[:] = 0
-        self.guide.write_mask_into(self.bitmask.ctypes.data, self.bitmask.size, 4)
+        with self._engine_errors():
+            self.guide.write_mask_into(self.bitmask.ctypes.data, self.bitmask.size, 4)
         if self._eos_allowed():
             words = self.bitmask.view(np.uint32)
             for t in self.stop_ids:  # outlines knows one eos; the model may end its turn with any
@@ -109,11 +124,21 @@ class GuideHook:
         return bool((self.bitmask[self.eos // 32] >> (self.eos % 32)) & 1)
 
     def accept(self, token: int) -> list[int]:
-        self.guide.advance(token, return_tokens=False)
+        with self._engine_errors():
+            self.guide.advance(token, return_tokens=False)
+        self.consumed.append(token)
         return []  # no jump-forward: finding the forced tokens would cost a full mask scan
 
     def done(self) -> bool:
         return self.guide.is_finished() and self.guide.get_tokens() == [self.eos]
+
+    @contextmanager
+    def _engine_errors(self):
+        try:
+            yield
+        except Exception as exc:  # outlines_core raises plain ValueErrors from Rust
+            raise GrammarEngineError("outlines", f"{type(exc).__name__}: {exc}", grammar=self.regex,
+                                     tokens=self.consumed) from exc
 
 
 class OutlinesEngine:
@@ -130,11 +155,13 @@ class OutlinesEngine:
         self.vocabulary = Vocabulary(self.eos, by_bytes)
         self._index = lru_cache(maxsize=64)(self._build_index)
 
-    def _build_index(self, node: Node) -> Index:
-        return Index(to_regex(node), self.vocabulary)
+    def _build_index(self, node: Node) -> tuple[Index, str]:
+        regex = to_regex(node)
+        return Index(regex, self.vocabulary), regex
 
     def compile(self, node: Node) -> None:
         self._index(node)
 
     def constraint(self, node: Node) -> GuideHook:
-        return GuideHook(Guide(self._index(node)), self.n_vocab, self.stop_ids, self.eos)
+        index, regex = self._index(node)
+        return GuideHook(Guide(index), self.n_vocab, self.stop_ids, self.eos, regex)

@@ -9,6 +9,8 @@ offered tools and the tool_choice mode, into a small grammar tree that each engi
     Json                     a JSON value matching a schema
     Text                     free text; `lazy_until` makes it end at the first trigger,
                              `not_starting_with` forbids a first character (Llama 3's "{")
+    RawText                  a raw string value of bounded length, ending with (and
+                             including) the first occurrence of `stop` (XML parameter values)
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import json
 from dataclasses import dataclass
 from typing import Union
 
-from ..formats.base import CallSyntax
+from ..formats.base import CallSyntax, is_raw_string
 from ..messages import ToolChoice, ToolSpec
-from ..runtime.backend import SpecialTokens
-from .schema import check_schema
+from ..vocab import SpecialTokens
+from .keywords import map_subschemas
+from .refs import DEFS_PREFIX, hoist, hoisted_name
+from .schema import SchemaError, check_schema, check_tool
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,13 @@ class Text:
 
 
 @dataclass(frozen=True)
+class RawText:
+    stop: str
+    min_length: int = 0
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
 class Seq:
     items: tuple["Node", ...]
 
@@ -72,26 +83,60 @@ class Optional_:
     item: "Node"
 
 
-Node = Union[Lit, Special, Json, Text, Seq, Alt, Repeat, Optional_]
+Node = Union[Lit, Special, Json, Text, RawText, Seq, Alt, Repeat, Optional_]
 
 
 def json_node(schema: dict) -> Json:
+    """A JSON value matching `schema`: its references hoisted (grammars.refs), objects closed."""
+    return _json(hoist(schema).root)
+
+
+def _json(schema) -> Json:
     return Json(json.dumps(closed(schema), sort_keys=False, separators=(",", ":")))
 
 
+# Subschemas whose matching must not be narrowed: under "not" and "if" a narrower schema
+# lets *more* values through, and under "oneOf" a value that only one closed option allows
+# may match two of the originals.
+_NOT_NARROWED = ("not", "if", "oneOf")
+_OPEN = "-open"  # suffix of a definition's unclosed copy (hoisted names never hold a "-")
+
+
 def closed(schema):
-    """The schema with every object that lists its properties, and says nothing of others,
-    closed to unlisted ones. JSON Schema allows extra keys by default, and a model given that
-    freedom invents arguments no tool takes; what we generate still validates against the
-    user's original schema."""
-    if isinstance(schema, list):
-        return [closed(s) for s in schema]
+    """The (hoisted) schema with every object that lists its properties, and says nothing of
+    others, closed to unlisted ones. JSON Schema allows extra keys by default, and a model
+    given that freedom invents arguments no tool takes. Closing narrows what matches, so what
+    we generate still validates against the user's original schema; where narrowing would
+    not (_NOT_NARROWED), the subschema is left open, and a definition it refers to is used
+    through an open copy."""
     if not isinstance(schema, dict):
         return schema
-    out = {k: (closed(v) if k not in ("enum", "const", "default", "examples") else v) for k, v in schema.items()}
-    if "properties" in out and "additionalProperties" not in out and "patternProperties" not in out:
-        out["additionalProperties"] = False
-    return out
+    defs = schema.get("$defs", {})
+    wanted: dict[str, bool] = {}  # name → needed closed (True) or open (False)
+
+    def use(name: str, narrow: bool) -> str:
+        key = name if narrow else name + _OPEN
+        if key not in wanted and name in defs:
+            wanted[key] = narrow
+        return key
+
+    def close(node, narrow: bool):
+        if not isinstance(node, dict):
+            return node
+        out = map_subschemas(node, lambda path, sub: close(sub, narrow and path[0] not in _NOT_NARROWED))
+        name = hoisted_name(node.get("$ref"))
+        if name is not None:
+            out["$ref"] = DEFS_PREFIX + use(name, narrow)
+        if narrow and "properties" in out and "additionalProperties" not in out and "patternProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+
+    body = close({k: v for k, v in schema.items() if k != "$defs"}, True)
+    done: dict[str, object] = {}
+    while len(done) < len(wanted):
+        key = next(k for k in wanted if k not in done)
+        done[key] = close(defs[key.removesuffix(_OPEN)], wanted[key])
+    return {**body, "$defs": done} if done else body
 
 
 def literal(text: str, special: SpecialTokens, control_ids: frozenset[int]) -> Node:
@@ -115,17 +160,75 @@ def literal(text: str, special: SpecialTokens, control_ids: frozenset[int]) -> N
 
 
 def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
-    args = json_node(tool.parameters)
-    if syntax.body == "name_args":
-        body = Seq((lit(tool.name), lit(syntax.args_marker), args))
+    if syntax.body == "xml_params":
+        if syntax.optional_newlines:  # the model may lay the markers out on lines or not (GLM)
+            lit = _optional_newlines(lit)
+        body = Seq((lit(tool.name), lit(syntax.args_marker), xml_params_node(syntax, tool, lit)))
+    elif syntax.body == "name_args":
+        body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
     else:
-        body = json_node({
+        # The parameters become a subschema: their definitions move to the new root.
+        args = hoist(tool.parameters).root
+        defs = args.pop("$defs", None) if isinstance(args, dict) else None
+        body = _json({
             "type": "object",
-            "properties": {syntax.name_key: {"const": tool.name}, syntax.args_key: tool.parameters},
+            "properties": {syntax.name_key: {"const": tool.name}, syntax.args_key: args},
             "required": [syntax.name_key, syntax.args_key],
             "additionalProperties": False,
+            **({"$defs": defs} if defs else {}),
         })
     return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
+
+
+def _optional_newlines(lit):
+    """lit, with every newline of the text made optional."""
+    def layout(text: str) -> Node:
+        if "\n" not in text:
+            return lit(text)
+        parts = []
+        for i, line in enumerate(text.split("\n")):
+            if i:
+                parts.append(Optional_(Lit("\n")))
+            if line:
+                parts.append(lit(line))
+        return Seq(tuple(parts))
+    return layout
+
+
+def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
+    """One block per listed argument, in the schema's order; optional ones may be left out.
+    A string value is raw text up to param_end, with the schema's enum and length bounds;
+    any other value is JSON matching its schema."""
+    schema = tool.parameters
+    where = f"tool {tool.name!r} parameters"
+    if schema.get("type", "object") != "object" or (not schema.get("properties") and schema.get("additionalProperties")):
+        raise SchemaError("this model's call syntax writes arguments one by one: the parameters must be an "
+                          "object that lists its properties", where=where)
+    required = set(schema.get("required", ()))
+    blocks = []
+    for key, prop in schema.get("properties", {}).items():
+        block = Seq((lit(syntax.param_start + key + syntax.param_name_end),
+                     _xml_value(prop if isinstance(prop, dict) else {}, syntax, lit, where, key)))
+        blocks.append(block if key in required else Optional_(block))
+    return Seq(tuple(blocks)) if blocks else Lit("")
+
+
+def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str) -> Node:
+    end = syntax.param_end
+    if is_raw_string(schema):
+        if "enum" in schema or "const" in schema:
+            options = schema["enum"] if "enum" in schema else [schema["const"]]
+            return Seq((Alt(tuple(lit(o) for o in options)), lit(end)))
+        for keyword in ("pattern", "format"):
+            if keyword in schema:
+                raise SchemaError(f"{keyword!r} cannot be enforced on a raw string argument of this model's call "
+                                  "syntax", where=where, path=f"properties/{key}")
+        bounds = int(schema.get("minLength", 0)), schema.get("maxLength")
+        if syntax.optional_newlines:  # the value ends at its closing marker; a newline after it is layout
+            marker = end.strip()
+            return Seq((RawText(marker, *bounds), lit(end[end.index(marker) + len(marker):])))
+        return RawText(end, *bounds)
+    return Seq((json_node(schema), lit(end)))
 
 
 def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
@@ -140,7 +243,7 @@ def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolCh
     if choice.mode == "none":
         return json_node(syntax.answer_schema) if syntax.answer_schema is not None else None
     for tool in tools:
-        check_schema(tool.parameters, where=f"tool {tool.name!r} parameters")
+        check_tool(tool)
     offered = tools
     if choice.mode == "named":
         offered = [t for t in tools if t.name == choice.name]

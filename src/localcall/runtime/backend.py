@@ -10,32 +10,12 @@ BACKENDS under the name models.toml uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class SpecialTokens:
-    bos_id: int | None
-    eos_id: int | None
-    bos: str = ""
-    eos: str = ""
-    # Tokens that end an assistant turn besides eos (<|eot_id|>, <|im_end|>, <end_of_turn>...).
-    end_of_turn_ids: frozenset[int] = field(default_factory=frozenset)
-    # Every control or user-defined token of the vocabulary by text, for format detection.
-    by_text: dict[str, int] = field(default_factory=dict)
-    # Control tokens: the model writes them as one token, never spelled out, so grammars refer
-    # to them by id. User-defined tokens (Qwen's <tool_call>) are matched as text.
-    control_ids: frozenset[int] = field(default_factory=frozenset)
-
-    @property
-    def stop_ids(self) -> frozenset[int]:
-        ids = set(self.end_of_turn_ids)
-        if self.eos_id is not None:
-            ids.add(self.eos_id)
-        return frozenset(ids)
+from ..vocab import SpecialTokens  # noqa: F401  (re-exported: it used to live here)
 
 
 @dataclass

@@ -13,6 +13,7 @@ block on it. The server puts a bounded queue in front of this lock.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from contextlib import contextmanager
@@ -22,7 +23,8 @@ from typing import Iterator
 
 from .. import formats
 from ..grammars import DEFAULT_ENGINE, make_engine
-from ..grammars.schema import SchemaError, check_schema, validate_instance
+from ..grammars.errors import GrammarEngineError
+from ..grammars.schema import SchemaError, check_tool, validate_instance
 from ..grammars.spec import build_response_format_grammar, build_tool_grammar, json_node
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, MalformedToolCall, Message,
                         ReasoningDelta, ToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolChoice,
@@ -37,11 +39,22 @@ log = logging.getLogger("localcall")
 
 
 class RequestError(ValueError):
-    """The request cannot be served as asked (the server answers 400). `param` names the field."""
+    """The request cannot be served as asked (the server answers 400). `param` names the field,
+    `code` is the error code clients see (None for most)."""
+
+    code: str | None = None
 
     def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.param = param
+
+
+class ConstraintFailed(RequestError):
+    """The grammar engine stopped a generation under way. A bug of ours or of the engine's,
+    but one that the request's schema brought out: the client gets a 400 that says so (never a
+    500), and the server log gets the engine's state."""
+
+    code = "grammar_engine_error"
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class PreparedRequest:
     params: SamplingParams
     grammar: object | None  # a grammars.spec node
     parse_tools: bool
+    drop_repeated_calls: bool = True
 
 
 class ChatModel:
@@ -89,8 +103,12 @@ class ChatModel:
     # --- requests --------------------------------------------------------------------------
 
     def prepare(self, messages: list[Message], *, tools=None, tool_choice=None, parallel_tool_calls: bool = True,
-                response_format: dict | None = None, constrained: bool = True, **sampling) -> PreparedRequest:
-        """Everything up to generation; raises RequestError for a request that cannot be served."""
+                response_format: dict | None = None, constrained: bool = True, allow_repeated_calls: bool = False,
+                **sampling) -> PreparedRequest:
+        """Everything up to generation; raises RequestError for a request that cannot be served.
+
+        allow_repeated_calls: keep a call that repeats an earlier call of the same message
+        (by default it is dropped and generation stops there: see RepeatedCallFilter)."""
         specs = [t if isinstance(t, ToolSpec) else ToolSpec.from_openai(t) for t in (tools or [])]
         try:
             choice = ToolChoice.parse(tool_choice)
@@ -107,16 +125,23 @@ class ChatModel:
         # "none" hides the tools, except where answers are JSON anyway (the generic family):
         # there the prompt keeps its protocol and the grammar allows only the answer form.
         offered = specs if choice.mode != "none" or syntax.answer_schema is not None else []
+        # Such a family keeps its protocol, answer form only, in a request without tools that
+        # follows calls (formats/generic.py says why): its history shows calls as JSON.
+        answer_only = (syntax.answer_schema is not None and not offered and formats.uses_tools(messages, None)
+                       and not response_format)
         try:
             params = self.defaults.with_overrides(**sampling)
             params.validate()
             params.check_vocabulary(self.backend.n_vocab)
         except (TypeError, ValueError) as exc:
             raise RequestError(str(exc)) from None
+        for tool in offered:  # each alone and before the prompt is made, so an error names the tool
+            self._check_tool(tool, compile=constrained)
         try:
             text = self.format.render(messages, offered or None, template=self.template, special=self.backend.special)
         except (formats.TemplateError, ValueError) as exc:  # ValueError: content the family cannot render
             raise RequestError(f"the chat template could not render these messages: {exc}", "messages") from None
+        self._check_prompt_text(text)
         add_bos = self.backend.adds_bos and not (self.backend.special.bos and text.startswith(self.backend.special.bos))
         prompt = self.backend.tokenize(text, add_bos=add_bos)
         if len(prompt) >= self.backend.n_ctx:
@@ -124,25 +149,44 @@ class ChatModel:
                                f"{self.backend.n_ctx}", "messages")
         grammar = None
         if constrained:
-            for tool in offered:  # compiled alone first, so an error names the tool
-                self._check_tool(tool)
             try:
                 if offered:
                     grammar = build_tool_grammar(syntax, offered, choice,
                                                  parallel=parallel_tool_calls, special=self.backend.special,
                                                  control_ids=self.backend.special.control_ids)
+                elif answer_only:
+                    grammar = json_node(syntax.answer_schema)
                 else:
                     grammar = build_response_format_grammar(response_format)
                 if grammar is not None:
                     self.engine.compile(grammar)
             except ValueError as exc:  # SchemaError included: it names the tool and field
                 raise RequestError(str(exc), "tools" if offered else "response_format") from None
-        return PreparedRequest(prompt=prompt, tools=offered, params=params, grammar=grammar, parse_tools=bool(offered))
+        return PreparedRequest(prompt=prompt, tools=offered, params=params, grammar=grammar,
+                               parse_tools=bool(offered) or answer_only, drop_repeated_calls=not allow_repeated_calls)
 
-    def _check_tool(self, tool: ToolSpec) -> None:
+    def _check_prompt_text(self, text: str) -> None:
+        """Refusals that need no tokenizer: text that cannot be encoded, and text so long that
+        no tokenization could fit the context (tokenizing megabytes takes seconds)."""
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise RequestError(f"the messages contain a lone surrogate ({text[exc.start]!r} at character "
+                               f"{exc.start} of the prompt), which is not valid Unicode text", "messages") from None
+        if size > self.backend.n_ctx * self._max_token_bytes:
+            raise RequestError(f"the prompt is {size} bytes long; the context of {self.name} holds "
+                               f"{self.backend.n_ctx} tokens of at most {self._max_token_bytes} bytes each", "messages")
+
+    @functools.cached_property
+    def _max_token_bytes(self) -> int:
+        return max(len(self.backend.token_bytes(t)) for t in range(self.backend.n_vocab))
+
+    def _check_tool(self, tool: ToolSpec, *, compile: bool) -> None:
         where = f"tool {tool.name!r} parameters"
         try:
-            check_schema(tool.parameters, where=where)
+            check_tool(tool)
+            if not compile:
+                return
             try:
                 self.engine.compile(json_node(tool.parameters))
             except SchemaError as exc:
@@ -154,7 +198,8 @@ class ChatModel:
         """Events as they are generated, ending with Finished(result)."""
         yield from self.stream_prepared(self.prepare(messages, **request), cancel)
 
-    def stream_prepared(self, prepared: PreparedRequest, cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
+    def stream_prepared(self, prepared: PreparedRequest,
+                        cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
         """Generation for a request prepared by `prepare`, or elsewhere (the server's raw completions)."""
         with self._locked():
             yield from self._run(prepared, cancel)
@@ -173,17 +218,28 @@ class ChatModel:
     def _run(self, req: PreparedRequest, cancel: threading.Event | None) -> Iterator[ChatEvent]:
         hook = self.engine.constraint(req.grammar) if req.grammar is not None else None
         parser = self.format.parser(req.tools) if req.parse_tools else None
+        repeats = RepeatedCallFilter() if parser and req.drop_repeated_calls else None
         gen = Generation(self.backend, req.prompt, req.params, hook=hook, cancel=cancel)
         assembler = ResultAssembler(req.tools, self.format.call_id_style)
-        for token in gen:
-            if token.logprob is not None:  # before the token's text events: the server attaches it to them
-                yield token.logprob
-            if not token.text:
-                continue
-            events = parser.feed(token.text) if parser else [ContentDelta(token.text)]
-            yield from assembler.take(events)
-        if parser:
+        try:
+            for token in gen:
+                if token.logprob is not None:  # before the token's text events: the server attaches it to them
+                    yield token.logprob
+                if not token.text:
+                    continue
+                events = parser.feed(token.text) if parser else [ContentDelta(token.text)]
+                if repeats is not None:
+                    events = repeats.take(events)
+                yield from assembler.take(events)
+                if repeats is not None and repeats.repeated:
+                    break  # the message is complete without its repeat: stop generating
+        except GrammarEngineError as exc:
+            log.error("%s stopped after %d tokens of %s\n%s", exc, gen.completion_tokens, self.name, exc.summary())
+            raise ConstraintFailed(f"generation stopped: {exc}. The request's schema may use something the "
+                                   f"grammar engine cannot follow; the server log has the details.") from None
+        if parser and not (repeats and repeats.repeated):
             yield from assembler.take(parser.finish())
+        assembler.repeated_calls_dropped = repeats.repeated if repeats else 0
         stats = self.backend.stats
         usage = Usage(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
                       cached_tokens=stats.reused_tokens, forced_tokens=gen.forced_tokens)
@@ -202,9 +258,11 @@ class ResultAssembler:
         self.tools = {t.name: t for t in tools}
         self.content: list[str] = []
         self.reasoning: list[str] = []
-        self.calls: dict[int, ToolCall] = {}
+        self.calls: dict[int, ToolCall] = {}  # finished and checked
+        self.open: dict[int, ToolCall] = {}   # started, not finished
         self.args: dict[int, list[str]] = {}
         self.errors: list[MalformedToolCall] = []
+        self.repeated_calls_dropped = 0
 
     def take(self, events) -> Iterator[ChatEvent]:
         for event in events:
@@ -213,18 +271,19 @@ class ResultAssembler:
             elif isinstance(event, ReasoningDelta):
                 self.reasoning.append(event.text)
             elif isinstance(event, ToolCallStart):
-                self.calls[event.index] = ToolCall(event.id, event.name, "")
+                self.open[event.index] = ToolCall(event.id, event.name, "")
                 self.args[event.index] = []
             elif isinstance(event, ToolCallDelta):
                 self.args[event.index].append(event.arguments)
             elif isinstance(event, ToolCallEnd):
-                call = self.calls[event.index]
+                call = self.open.pop(event.index)
                 call.arguments = "".join(self.args[event.index])
                 problem = self._check(call)
                 if problem:
                     log.error("tool call failed its check after constrained generation: %s", problem)
                     self.errors.append(MalformedToolCall(call.arguments, problem))
-                    del self.calls[event.index]
+                else:
+                    self.calls[event.index] = call
             elif isinstance(event, MalformedToolCall):
                 self.errors.append(event)
             yield event
@@ -243,12 +302,68 @@ class ResultAssembler:
         return f"arguments of {call.name!r} do not match its schema: {problem}" if problem else None
 
     def result(self, finish_reason: str, usage: Usage) -> ChatResult:
-        calls = [self.calls[i] for i in sorted(self.calls) if self.calls[i].arguments]
+        calls = [self.calls[i] for i in sorted(self.calls)]
         if calls and finish_reason == "stop":
             finish_reason = "tool_calls"
+        # A call generation stopped inside was streamed as far as it went; it stays visible as
+        # such (stream and whole agree), but never as a finished call.
+        incomplete = [ToolCall(c.id, c.name, "".join(self.args[i])) for i, c in sorted(self.open.items())]
         content = "".join(self.content)
-        return ChatResult(content=content or (None if calls else ""), reasoning="".join(self.reasoning) or None,
-                          tool_calls=calls, finish_reason=finish_reason, usage=usage, errors=self.errors)
+        return ChatResult(content=content or (None if calls or incomplete else ""),
+                          reasoning="".join(self.reasoning) or None, tool_calls=calls, finish_reason=finish_reason,
+                          usage=usage, errors=self.errors, incomplete_calls=incomplete,
+                          repeated_calls_dropped=self.repeated_calls_dropped)
+
+
+class RepeatedCallFilter:
+    """Drops a call that repeats an earlier call of the same message (same name, same
+    arguments) and tells the caller to stop generating there.
+
+    Small models at low temperature write the same call until max_tokens; one call was meant.
+    A call whose name and arguments so far could still be a repeat is held back, so a client
+    of the stream never sees the start of a call that the whole answer then lacks; a call
+    released once it differs is never dropped."""
+
+    def __init__(self):
+        self.finished: list[tuple[str, str]] = []  # (name, arguments text) of each call
+        self.args: dict[int, str] = {}
+        self.names: dict[int, str] = {}
+        self.held: list[ChatEvent] | None = None  # the current call's events, while it may repeat
+        self.repeated = 0
+
+    def take(self, events) -> list[ChatEvent]:
+        out: list[ChatEvent] = []
+        for event in events:
+            if self.repeated:
+                continue
+            if isinstance(event, ToolCallStart):
+                self.names[event.index], self.args[event.index] = event.name, ""
+                if any(name == event.name for name, _ in self.finished):
+                    self.held = [event]
+                    continue
+            elif isinstance(event, ToolCallDelta):
+                self.args[event.index] += event.arguments
+                if self.held is not None:
+                    self.held.append(event)
+                    if not self._may_repeat(event.index):
+                        out.extend(self.held)
+                        self.held = None
+                    continue
+            elif isinstance(event, ToolCallEnd):
+                call = (self.names[event.index], self.args[event.index])
+                if self.held is not None:
+                    held, self.held = self.held, None
+                    if call in self.finished:
+                        self.repeated += 1
+                        continue
+                    out.extend(held)
+                self.finished.append(call)
+            out.append(event)
+        return out
+
+    def _may_repeat(self, index: int) -> bool:
+        name, args = self.names[index], self.args[index]
+        return any(n == name and a.startswith(args) for n, a in self.finished)
 
 
 def _template_for(spec: ModelSpec, backend: Backend) -> str | None:

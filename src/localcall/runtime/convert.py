@@ -16,7 +16,8 @@ def gguf_to_hf_dir(gguf: Path, target: Path, *, progress: bool = True) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     def work():
-        partial = target.with_name(target.name + ".partial")
+        # One partial directory per process: two processes may convert the same model at once.
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
         shutil.rmtree(partial, ignore_errors=True)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -28,6 +29,9 @@ def gguf_to_hf_dir(gguf: Path, target: Path, *, progress: bool = True) -> Path:
         model.hf_quantizer = None
         model.save_pretrained(partial, safe_serialization=True)
         tokenizer.save_pretrained(partial)
+        if (target / "config.json").exists():  # another process finished first: keep its copy
+            shutil.rmtree(partial, ignore_errors=True)
+            return
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, target)  # a half-written directory never carries the final name

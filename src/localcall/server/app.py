@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Mapping
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
@@ -62,8 +63,10 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
 
     # separate_input_output_schemas=False: the response models' serializers only drop absent
     # fields, so their validation schema documents them; the serialization one would be opaque.
+    # The API's description is served by our own routes below, behind the same keys as the API.
     app = FastAPI(title="localcall", version=__version__, lifespan=lifespan, separate_input_output_schemas=False,
-                  description="OpenAI-compatible Chat Completions with grammar-constrained tool calls.")
+                  description="OpenAI-compatible Chat Completions with grammar-constrained tool calls.",
+                  openapi_url=None, docs_url=None, redoc_url=None)
     app.state.catalog = catalog
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -76,17 +79,26 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
     async def health() -> dict:
         return {"status": "ok"}
 
-    @app.get("/v1/models", response_model=ModelList)
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document(_: str = Depends(principal)) -> JSONResponse:
+        return JSONResponse(errors.without_422(app.openapi()))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_page(_: str = Depends(principal)) -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="localcall API")
+
+    @app.get("/v1/models", response_model=ModelList, responses=errors.error_responses(401))
     async def list_models(_: str = Depends(principal)) -> ModelList:
         return ModelList(data=catalog.cards())
 
-    @app.get("/v1/models/{model_id:path}", response_model=ModelCard)
+    @app.get("/v1/models/{model_id:path}", response_model=ModelCard, responses=errors.error_responses(401, 404))
     async def get_model(model_id: str, _: str = Depends(principal)) -> ModelCard:
         return catalog.card(model_id)
 
     @app.post("/v1/chat/completions", response_model=None,
               responses={200: {"model": ChatCompletion, "content": {"text/event-stream": {}},
-                               "description": "A completion, or with stream=true its chunks as server-sent events"}})
+                               "description": "A completion, or with stream=true its chunks as server-sent events"},
+                         **errors.error_responses(400, 401, 404, 413, 429, 503)})
     async def chat_completions(body: ChatRequest, request: Request, who: str = Depends(principal)) -> Response:
         queue = catalog.get(body.model)
         stats = RequestStats(model=body.model, principal=who)
@@ -99,7 +111,7 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
             stats.record(replace(results[-1], usage=total_usage(results)), len(executed))
             wire = [ChoiceLogprobs(content=logprob_entries(lp, token_bytes)) for lp in logprobs] if body.logprobs \
                 else None
-            return JSONResponse(completion(cid, body.model, created, results, LocalcallExtension.of(executed),
+            return JSONResponse(completion(cid, body.model, created, results, LocalcallExtension.of(results, executed),
                                            fingerprint=fingerprint, logprobs=wire).model_dump(mode="json"))
 
         writer = ChunkWriter(cid, body.model, created, fingerprint, token_bytes, include_usage=body.include_usage)

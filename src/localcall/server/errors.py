@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("localcall.server")
@@ -26,6 +27,42 @@ _TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "inva
 # Labels pydantic puts in an error's location for the member of a union it tried ("str",
 # "list[TextPart]", a model's class name): not fields, so they are left out of `param`.
 _UNION_LABELS = {"str", "int", "float", "bool", "dict", "list", "none"}
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """What every error response carries (OpenAI's shape)."""
+
+    error: ErrorDetail
+
+
+_WHEN = {400: "The request is malformed or cannot be served as asked (the message says which field)",
+         401: "No API key, or a wrong one, where the server requires keys",
+         404: "Unknown model or URL", 413: "The request body is larger than the server accepts",
+         429: "The model's queue is full; retry after the Retry-After header's seconds",
+         503: "The request's deadline passed while it waited, or the server is shutting down"}
+
+
+def error_responses(*statuses: int) -> dict[int, dict]:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    return {status: {"model": ErrorBody, "description": _WHEN[status]} for status in statuses}
+
+
+def without_422(document: dict) -> dict:
+    """FastAPI documents a 422 for every route with a body; this server answers 400 instead."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
 
 
 class APIError(Exception):

@@ -50,7 +50,7 @@ async def generations(queue: ModelQueue, timeout: float, starts: Sequence[Start]
                 async for batch in source:
                     yield batch
     except RequestError as exc:
-        raise bad_request(str(exc), exc.param) from None
+        raise bad_request(str(exc), exc.param, exc.code) from None
     finally:
         ticket.release()
 

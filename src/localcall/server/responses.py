@@ -277,6 +277,8 @@ def output_of(result: ChatResult) -> list[dict]:
     if result.content:
         items.append(message_item(_id("msg"), result.content))
     items += [call_item(_id("fc"), c.id, c.name, c.arguments) for c in result.tool_calls]
+    # Calls generation stopped inside (max_output_tokens): as far as generated, marked incomplete.
+    items += [call_item(_id("fc"), c.id, c.name, c.arguments, "incomplete") for c in result.incomplete_calls]
     return items
 
 
@@ -290,7 +292,7 @@ def finished(head: dict, result: ChatResult, output: list[dict], executed: list)
                       "input_tokens_details": {"cached_tokens": usage.cached_tokens},
                       "output_tokens": usage.completion_tokens,
                       "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": usage.total_tokens}}
-    extension = LocalcallExtension.of(executed)
+    extension = LocalcallExtension.of([result], executed)
     if extension is not None:
         body["localcall"] = extension.model_dump(mode="json")
     return body

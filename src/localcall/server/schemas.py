@@ -251,6 +251,8 @@ class SamplingFields(_Request):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = Field(None, ge=0)  # an extension, as llama.cpp's and vLLM's servers accept
+    # An extension: keep a tool call that repeats an earlier one of the same message.
+    allow_repeated_tool_calls: bool | None = None
     seed: int | None = Field(None, ge=-INT64, lt=INT64)
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(None, ge=1)
@@ -390,7 +392,8 @@ class ChatRequest(SamplingFields):
         top_logprobs = (self.top_logprobs or 0) if self.logprobs else None
         max_tokens = self.max_completion_tokens or self.max_tokens or default_max_tokens
         return {"parallel_tool_calls": self.parallel_tool_calls is not False, "response_format": response_format,
-                **self.sampling(max_tokens, top_logprobs)}
+                **self.sampling(max_tokens, top_logprobs),
+                "allow_repeated_calls": bool(self.allow_repeated_tool_calls)}
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -493,16 +496,26 @@ class ExecutedToolCall(WireModel):
 class LocalcallExtension(WireModel):
     """The `localcall` field on responses and final chunks: what OpenAI's format has no place for."""
 
-    executed_tool_calls: list[ExecutedToolCall]
+    _sparse = frozenset({"executed_tool_calls", "incomplete_tool_calls", "repeated_tool_calls_dropped"})
+    executed_tool_calls: list[ExecutedToolCall] | None = None
+    # Ids of the calls in message.tool_calls that generation stopped inside (finish_reason
+    # "length"): their arguments are cut short and are not valid JSON.
+    incomplete_tool_calls: list[str] | None = None
+    # Calls left out because they repeated an earlier call of the message (see the README).
+    repeated_tool_calls_dropped: int | None = None
 
     @classmethod
-    def of(cls, executed: list) -> "LocalcallExtension | None":
-        """From the server's ToolExecuted events (server/tools.py); None when nothing ran."""
-        if not executed:
+    def of(cls, results: list[ChatResult], executed: list) -> "LocalcallExtension | None":
+        """For the results of one response and the server's ToolExecuted events (server/tools.py);
+        None when there is nothing to say."""
+        incomplete = [c.id for r in results for c in r.incomplete_calls]
+        repeated = sum(r.repeated_calls_dropped for r in results)
+        if not (executed or incomplete or repeated):
             return None
-        return cls(executed_tool_calls=[
-            ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
-                             content=e.outcome.content, error=e.outcome.error) for e in executed])
+        ran = [ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
+                                content=e.outcome.content, error=e.outcome.error) for e in executed]
+        return cls(executed_tool_calls=ran or None, incomplete_tool_calls=incomplete or None,
+                   repeated_tool_calls_dropped=repeated or None)
 
 
 class ChatCompletion(WireModel):
@@ -597,7 +610,9 @@ def completion(cid: str, model: str, created: int, results: list[ChatResult],
                logprobs: list[ChoiceLogprobs | None] | None = None) -> ChatCompletion:
     choices = []
     for index, result in enumerate(results):
-        calls = [ResponseToolCall.of(c) for c in result.tool_calls] or None
+        # As OpenAI does, a call cut short by max_tokens is returned as far as it was generated, after
+        # the finished ones, with finish_reason "length"; the extension names it.
+        calls = [ResponseToolCall.of(c) for c in [*result.tool_calls, *result.incomplete_calls]] or None
         message = ResponseMessage(content=result.content, tool_calls=calls, reasoning_content=result.reasoning)
         choices.append(Choice(index=index, message=message, logprobs=logprobs[index] if logprobs else None,
                               finish_reason=client_finish_reason(result.finish_reason)))

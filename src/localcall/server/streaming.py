@@ -86,7 +86,7 @@ class ChunkWriter:
     def finish(self, result: ChatResult, executed: list) -> str:
         """The last chunk of the current choice; `executed`: what the server ran so far."""
         return self._chunk(s.Delta(), s.client_finish_reason(result.finish_reason),
-                           localcall=s.LocalcallExtension.of(executed))
+                           localcall=s.LocalcallExtension.of([result], executed))
 
     def end(self, results: list[ChatResult]) -> str:
         """After the last choice: the usage chunk (when asked for) and [DONE]."""

@@ -1,0 +1,149 @@
+"""Call syntaxes that write one XML-like block per argument (Qwen3-Coder's <parameter=KEY>,
+GLM's <arg_key>/<arg_value>), from one description each.
+
+A family declares an XmlParams: the markers around the name, each argument and the call, laid
+out as its template writes them. From it come the grammar (its CallSyntax: the arguments in
+the schema's order, each string raw within its enum and length bounds, each other value as
+JSON matching its schema), the parser and write(calls), so what the grammar admits is what
+the parser reads and what write() produces.
+
+Parser outcomes (besides those of HermesParser, whose text and <think> rules it keeps):
+- Values are typed by the tool's schema: a string argument is its raw text (without the
+  newline framing that the layout puts around it); any other argument is read as JSON (raw
+  text if it is not JSON, which the schema check after generation then reports).
+- Whitespace between markers is layout. A call whose last closing marker is missing at the
+  very end of the output is accepted, as in HermesParser.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..messages import ToolSpec
+from ..vocab import SpecialTokens
+from .base import CallSyntax, is_raw_string
+from .hermes import TOOL_CALL, HermesParser
+from .stream import ENDED, Malformed
+from .templated import TemplateFormat
+
+MAX_NAME = 256
+MAX_VALUE = 1 << 20
+
+
+@dataclass(frozen=True)
+class XmlParams:
+    """One call is call_open NAME name_end, then per argument param_open KEY key_end VALUE
+    value_end, then call_close; calls are joined by separator. Every marker's text is as the
+    writer lays it out; optional_newlines lets the model leave out any of their newlines."""
+
+    call_open: str
+    name_end: str
+    param_open: str
+    key_end: str
+    value_end: str
+    call_close: str
+    separator: str
+    optional_newlines: bool = False
+
+    def call_syntax(self) -> CallSyntax:
+        return CallSyntax(trigger=TOOL_CALL, call_start=self.call_open, body="xml_params", args_marker=self.name_end,
+                          param_start=self.param_open, param_name_end=self.key_end, param_end=self.value_end,
+                          call_end=self.call_close, separator=self.separator, optional_newlines=self.optional_newlines)
+
+    def write(self, calls: list[tuple[str, dict]]) -> str:
+        """The text of these calls, as the grammar admits and the parser reads it."""
+        return self.separator.join(
+            self.call_open + name + self.name_end
+            + "".join(self.param_open + key + self.key_end + _value_text(value) + self.value_end
+                      for key, value in arguments.items())
+            + self.call_close
+            for name, arguments in calls)
+
+
+def _value_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _markers(layout: str) -> list[str]:
+    return [m.strip() for m in layout.split("\n") if m.strip()]
+
+
+class XmlParamsParser(HermesParser):
+    def __init__(self, syntax: XmlParams, tools: list[ToolSpec]):
+        self.syntax = syntax
+        self.schemas = {t.name: t.parameters.get("properties", {}) for t in tools}
+        self.opening = _markers(syntax.call_open.removeprefix(TOOL_CALL))  # Qwen: ["<function="]
+        self.name_end = _markers(syntax.name_end)                          # Qwen: [">"]; GLM: none
+        self.key_end = _markers(syntax.key_end)                            # GLM: ["</arg_key>", "<arg_value>"]
+        self.value_end = _markers(syntax.value_end)[0]                     # "</parameter>", "</arg_value>"
+        self.closing = _markers(syntax.call_close)                         # Qwen: ["</function>", "</tool_call>"]
+        super().__init__()
+
+    def tool_call(self):
+        s = self.syntax
+        self.open_section()
+        yield from self.expect(TOOL_CALL)
+        yield from self.expect_markers(self.opening)
+        name = (yield from self.name()).strip()
+        self.start_call(name)
+        properties = self.schemas.get(name, {})
+        self.argument("{")
+        first = True
+        while True:
+            if (yield from self.skip_space()) is None:
+                raise Malformed(ENDED)
+            if (yield from self.expect_one((s.param_open, self.closing[0]))) != s.param_open:
+                break
+            key = (yield from self.read_until(self.key_end[0], MAX_NAME)).strip()
+            yield from self.expect_markers(self.key_end[1:])
+            raw = yield from self.read_until(self.value_end, MAX_VALUE)
+            raw = raw.removeprefix("\n") if s.key_end.endswith("\n") else raw
+            raw = raw.removesuffix("\n") if s.value_end.startswith("\n") else raw
+            self.argument(("" if first else ", ") + json.dumps(key) + ": " + _value_json(raw, properties.get(key)))
+            first = False
+        for marker in self.closing[1:]:  # Qwen's "</tool_call>", which may be left out at the very end
+            if (yield from self.skip_space()) is None:
+                break
+            yield from self.expect(marker)
+        self.argument("}")
+        self.end_call()
+        self.close_section()
+
+    def name(self):
+        if self.name_end:
+            return (yield from self.read_until(self.name_end[0], MAX_NAME))
+        parts: list[str] = []  # the name runs up to the first argument or the end of the call
+        if (yield from self.text_until((self.syntax.param_open, self.closing[0]), parts.append)) is None:
+            raise Malformed(ENDED)
+        return "".join(parts)
+
+    def expect_markers(self, markers: list[str]):
+        for marker in markers:
+            yield from self.skip_space()
+            yield from self.expect(marker)
+
+
+def _value_json(raw: str, schema) -> str:
+    if isinstance(schema, dict) and is_raw_string(schema):
+        return json.dumps(raw, ensure_ascii=False)
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return json.dumps(raw, ensure_ascii=False)
+
+
+class XmlParamsFormat(TemplateFormat):
+    """A family that renders with the model's own template and calls in an XmlParams syntax."""
+
+    description: ClassVar[XmlParams]
+
+    def call_syntax(self, special: SpecialTokens) -> CallSyntax:
+        return self.description.call_syntax()
+
+    def parser(self, tools) -> XmlParamsParser:
+        return XmlParamsParser(self.description, tools)
+
+    def write(self, calls: list[tuple[str, dict]]) -> str:
+        return self.description.write(calls)
