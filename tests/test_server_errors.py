@@ -47,9 +47,14 @@ def test_malformed_json_is_400(live_server, raw):
     ({"model": MODEL, "messages": HI, "temperature": 5}, "temperature"),
     ({"model": MODEL, "messages": HI, "max_tokens": 0}, "max_tokens"),
     ({"model": MODEL, "messages": HI, "seed": 2 ** 70}, "seed"),
-    ({"model": MODEL, "messages": HI, "n": 2}, "n"),
-    ({"model": MODEL, "messages": HI, "logprobs": True}, "logprobs"),
-    ({"model": MODEL, "messages": HI, "presence_penalty": 0.5}, "presence_penalty"),
+    ({"model": MODEL, "messages": HI, "n": 0}, "n"),
+    ({"model": MODEL, "messages": HI, "n": 17}, "n"),
+    ({"model": MODEL, "messages": HI, "top_logprobs": 3}, "top_logprobs"),
+    ({"model": MODEL, "messages": HI, "logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+    ({"model": MODEL, "messages": HI, "presence_penalty": 2.5}, "presence_penalty"),
+    ({"model": MODEL, "messages": HI, "logit_bias": {"hello": 3}}, "logit_bias"),
+    ({"model": MODEL, "messages": HI, "logit_bias": {"5": 101}}, "logit_bias"),
+    ({"model": MODEL, "messages": HI, "modalities": ["audio"]}, "modalities"),
     ({"model": MODEL, "messages": HI, "tools": [{"type": "function", "function": {"name": "has space"}}]},
      "tools[0].function.name"),
     ({"model": MODEL, "messages": HI, "tool_choice": "sometimes"}, "tool_choice"),
@@ -76,8 +81,8 @@ def test_unknown_fields_are_ignored(openai_client):
 
 def test_client_raises_bad_request(openai_client):
     with pytest.raises(openai.BadRequestError) as info:
-        openai_client.chat.completions.create(model=MODEL, messages=HI, n=3)
-    assert info.value.status_code == 400 and info.value.param == "n" and "n=1" in info.value.message
+        openai_client.chat.completions.create(model=MODEL, messages=HI, audio={"voice": "alloy", "format": "wav"})
+    assert info.value.status_code == 400 and info.value.param == "audio" and "text" in info.value.message
 
 
 def test_tool_message_answering_no_call(openai_client):

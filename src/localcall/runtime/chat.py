@@ -132,6 +132,7 @@ class ChatModel:
         try:
             params = self.defaults.with_overrides(**sampling)
             params.validate()
+            params.check_vocabulary(self.backend.n_vocab)
         except (TypeError, ValueError) as exc:
             raise RequestError(str(exc)) from None
         for tool in offered:  # each alone and before the prompt is made, so an error names the tool
@@ -195,7 +196,11 @@ class ChatModel:
 
     def stream(self, messages: list[Message], *, cancel: threading.Event | None = None, **request) -> Iterator[ChatEvent]:
         """Events as they are generated, ending with Finished(result)."""
-        prepared = self.prepare(messages, **request)
+        yield from self.stream_prepared(self.prepare(messages, **request), cancel)
+
+    def stream_prepared(self, prepared: PreparedRequest,
+                        cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
+        """Generation for a request prepared by `prepare`, or elsewhere (the server's raw completions)."""
         with self._locked():
             yield from self._run(prepared, cancel)
 
@@ -218,6 +223,8 @@ class ChatModel:
         assembler = ResultAssembler(req.tools, self.format.call_id_style)
         try:
             for token in gen:
+                if token.logprob is not None:  # before the token's text events: the server attaches it to them
+                    yield token.logprob
                 if not token.text:
                     continue
                 events = parser.feed(token.text) if parser else [ContentDelta(token.text)]

@@ -16,7 +16,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from .backend import Backend
-from .sampling import Sampler, SamplingParams
+from .sampling import Sampler, SamplingParams, TokenLogprob
 
 
 class LogitsHook(Protocol):
@@ -37,6 +37,7 @@ class GeneratedToken:
     token: int
     text: str  # the text this token completes; "" inside a multi-byte character or a held stop prefix
     forced: bool = False
+    logprob: TokenLogprob | None = None  # with SamplingParams.logprobs set
 
 
 class Generation:
@@ -49,6 +50,7 @@ class Generation:
     def __init__(self, backend: Backend, prompt: list[int], params: SamplingParams,
                  hook: LogitsHook | None = None, cancel: threading.Event | None = None):
         params.validate()
+        params.check_vocabulary(backend.n_vocab)
         if len(prompt) >= backend.n_ctx:
             raise ValueError(f"the prompt has {len(prompt)} tokens; the context holds {backend.n_ctx}")
         self.backend, self.prompt, self.params, self.hook = backend, prompt, params, hook
@@ -78,6 +80,7 @@ class Generation:
             if hook is not None:
                 hook.mask(logits)
             token = sampler(logits)
+            chosen = sampler.logprob(logits, token) if params.logprobs is not None else None
             if token in stop_ids or (hook is not None and not np.isfinite(logits[token])):
                 self.finish_reason = "stop"
                 break
@@ -86,13 +89,15 @@ class Generation:
             self.completion_tokens += len(batch)
             self.forced_tokens += len(batch) - 1
             self.tokens.extend(batch)
+            sampler.observe(batch)
             ended = False
             for i, tok in enumerate(batch):
                 if tok in stop_ids:  # a constraint may force the end-of-turn token itself
                     ended = True
                     break
                 text, hit = stops.push(decoder.decode(backend.token_bytes(tok)))
-                yield GeneratedToken(tok, text, forced=i > 0)
+                yield GeneratedToken(tok, text, forced=i > 0,
+                                     logprob=chosen if i == 0 or chosen is None else sampler.forced(tok))
                 if hit is not None:
                     self.stop_text, ended = hit, True
                     break

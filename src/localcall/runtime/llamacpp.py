@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from pathlib import Path
 
 import llama_cpp as L
@@ -171,6 +172,58 @@ class LlamaCppBackend:
         # A view into llama.cpp's buffer, valid until the next decode; the hook masks it in place.
         return np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, -1), shape=(self.n_vocab,))
 
+    # --- embeddings ------------------------------------------------------------------------
+
+    # Tokens one embedding input may have: all of them go through one batch (pooling needs that).
+    embedding_ctx = 2048
+    _embed_ctx = None  # created on first use
+    # One embedding at a time in the process: they are short, and each uses every thread it has.
+    _embed_lock = threading.Lock()
+
+    def embed(self, tokens: list[int]) -> np.ndarray:
+        """The input's embedding, L2-normalised: the model's own pooling when its GGUF declares
+        one (embedding models), mean pooling over the last hidden states otherwise. Runs in a
+        context of its own, so it never disturbs the generation context's KV cache."""
+        if not tokens:
+            raise ValueError("cannot embed an empty input")
+        with self._embed_lock:
+            ctx = self._embedding_context()
+            if len(tokens) > self.embedding_ctx:
+                raise ValueError(f"the input has {len(tokens)} tokens; an embedding input may have "
+                                 f"{self.embedding_ctx}")
+            L.llama_memory_clear(L.llama_get_memory(ctx), True)
+            arr = (L.llama_token * len(tokens))(*tokens)
+            rc = L.llama_decode(ctx, L.llama_batch_get_one(arr, len(tokens)))
+            if rc != 0:
+                raise RuntimeError(f"llama_decode failed with code {rc} while embedding")
+            n_embd = L.llama_model_n_embd(self._model)
+            vector = np.ctypeslib.as_array(L.llama_get_embeddings_seq(ctx, 0), shape=(n_embd,)).astype(np.float32)
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm > 0 else vector
+
+    def _embedding_context(self):
+        if self._embed_ctx is None:
+            arch = self._meta("general.architecture")
+            declared = arch is not None and self._meta(f"{arch}.pooling_type") is not None
+            cparams = L.llama_context_default_params()
+            trained = L.llama_model_n_ctx_train(self._model)
+            self.embedding_ctx = min(self.embedding_ctx, trained) if trained > 0 else self.embedding_ctx
+            cparams.n_ctx = cparams.n_batch = cparams.n_ubatch = self.embedding_ctx
+            cparams.n_seq_max = 1
+            cparams.n_threads = cparams.n_threads_batch = self.threads or 1
+            cparams.embeddings = True
+            cparams.pooling_type = L.LLAMA_POOLING_TYPE_UNSPECIFIED if declared else L.LLAMA_POOLING_TYPE_MEAN
+            ctx = L.llama_init_from_model(self._model, cparams)
+            if not ctx:
+                raise RuntimeError(f"llama.cpp could not create an embedding context for {self.model_path}")
+            self._embed_ctx = ctx
+        return self._embed_ctx
+
+    def _meta(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(256)
+        n = L.llama_model_meta_val_str(self._model, key.encode(), buf, 256)
+        return buf.value.decode("utf-8", "replace") if n >= 0 else None
+
     # --- facts -----------------------------------------------------------------------------
 
     def metadata(self) -> dict[str, str]:
@@ -192,6 +245,9 @@ class LlamaCppBackend:
         }
 
     def close(self) -> None:
+        if self._embed_ctx:
+            L.llama_free(self._embed_ctx)
+            self._embed_ctx = None
         if getattr(self, "_ctx", None):  # absent when vocab_only
             L.llama_free(self._ctx)
             self._ctx = None

@@ -2,11 +2,19 @@
 
 Sampling lives above the backends so that a seed, a temperature and a grammar mask give the
 same behaviour on llama.cpp and on transformers.
+
+One step, in order: the grammar masks the logits (in runtime/generate.py) → logit_bias and
+the frequency/presence penalties (OpenAI's formula: `logit -= count * frequency + (count > 0)
+* presence`, over the tokens generated so far) → logprobs are read here, a log-softmax at
+temperature 1 → temperature, top-k, top-p → the draw. So a reported logprob is that of the
+distribution the grammar allowed and the penalties shaped, before temperature and truncation.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import Iterable
 
 import numpy as np
 
@@ -24,6 +32,10 @@ class SamplingParams:
     seed: int | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias) pairs
+    logprobs: int | None = None  # None: none reported; k: the chosen token's and the k likeliest
 
     def with_overrides(self, **values) -> "SamplingParams":
         """A copy with every value that is not None replaced."""
@@ -31,6 +43,8 @@ class SamplingParams:
         if "stop" in values:
             stop = values["stop"]
             values["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+        if isinstance(values.get("logit_bias"), dict):
+            values["logit_bias"] = tuple((int(t), float(b)) for t, b in values["logit_bias"].items())
         return replace(self, **values)
 
     def validate(self) -> None:
@@ -42,15 +56,69 @@ class SamplingParams:
             raise ValueError("top_k must be >= 0")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1")
+        for name in ("frequency_penalty", "presence_penalty"):
+            if not -2 <= getattr(self, name) <= 2:
+                raise ValueError(f"{name} must be in [-2, 2]")
+        if self.logprobs is not None and not 0 <= self.logprobs <= 20:
+            raise ValueError("top_logprobs must be in [0, 20]")
+        if any(not -100 <= bias <= 100 for _, bias in self.logit_bias):
+            raise ValueError("logit_bias values must be in [-100, 100]")
+
+    def check_vocabulary(self, n_vocab: int) -> None:
+        """logit_bias may only name tokens the model has."""
+        unknown = [t for t, _ in self.logit_bias if not 0 <= t < n_vocab]
+        if unknown:
+            raise ValueError(f"logit_bias names token {unknown[0]}, which is not in the vocabulary of {n_vocab} tokens")
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token and how likely it was: `top` holds (token, logprob) of the likeliest
+    tokens, best first. A token the grammar forced had no alternative: logprob 0."""
+
+    token: int
+    logprob: float
+    top: tuple[tuple[int, float], ...]
 
 
 class Sampler:
     def __init__(self, params: SamplingParams):
         self.params = params
         self.rng = np.random.default_rng(params.seed)
+        self.counts: Counter[int] = Counter()  # generated tokens, for the penalties
+        self._bias_ids = np.array([t for t, _ in params.logit_bias], dtype=np.int64)
+        self._bias = np.array([b for _, b in params.logit_bias], dtype=np.float32)
+
+    def observe(self, tokens: Iterable[int]) -> None:
+        """Count tokens that joined the output (sampled or forced), for the penalties."""
+        self.counts.update(tokens)
+
+    def adjust(self, logits: np.ndarray) -> None:
+        """logit_bias and the penalties, in place (masked tokens stay -inf)."""
+        p = self.params
+        if self._bias_ids.size:
+            logits[self._bias_ids] += self._bias
+        if self.counts and (p.frequency_penalty or p.presence_penalty):
+            ids = np.fromiter(self.counts.keys(), dtype=np.int64, count=len(self.counts))
+            counts = np.fromiter(self.counts.values(), dtype=np.float32, count=len(self.counts))
+            logits[ids] -= counts * p.frequency_penalty + p.presence_penalty
+
+    def logprob(self, logits: np.ndarray, token: int) -> TokenLogprob:
+        """The log-probability of `token` and the `params.logprobs` likeliest tokens, at temperature 1."""
+        finite = logits[np.isfinite(logits)]
+        norm = float(finite.max() + np.log(np.exp(finite - finite.max(), dtype=np.float64).sum()))
+        k = self.params.logprobs or 0
+        top = np.argpartition(logits, -k)[-k:] if 0 < k < logits.shape[0] else np.arange(logits.shape[0] if k else 0)
+        top = top[np.argsort(-logits[top], kind="stable")]
+        pairs = tuple((int(t), float(logits[t]) - norm) for t in top if np.isfinite(logits[t]))
+        return TokenLogprob(token, float(logits[token]) - norm, pairs)
+
+    def forced(self, token: int) -> TokenLogprob:
+        return TokenLogprob(token, 0.0, ((token, 0.0),) if self.params.logprobs else ())
 
     def __call__(self, logits: np.ndarray) -> int:
         p = self.params
+        self.adjust(logits)
         if p.temperature <= 1e-5:
             return int(np.argmax(logits))
         if p.top_k and p.top_k < logits.shape[0]:

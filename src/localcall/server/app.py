@@ -1,4 +1,5 @@
-"""The FastAPI application: /v1/chat/completions, /v1/models, /v1/models/{id}, /health.
+"""The FastAPI application: /v1/chat/completions, /v1/models, /v1/models/{id}, /health; and
+/v1/completions (completions.py), /v1/embeddings (embeddings.py), /v1/responses (responses.py).
 
 A chat request, in order: the API key names the principal (401) → the body is validated
 (400) → the model is looked up (404) → the request is admitted to the model's queue (429) →
@@ -12,35 +13,30 @@ generation.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import threading
-from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import AsyncIterator, Mapping
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
-from ..messages import ChatEvent, ChatResult, Finished
-from ..runtime.chat import ChatModel, RequestError
-from . import errors
+from ..messages import ChatResult
+from ..runtime.chat import ChatModel
+from . import completions, embeddings, errors, responses
 from .auth import Auth
 from .bodylimit import DEFAULT_MAX_BODY, BodyLimit
 from .catalog import Catalog
-from .errors import APIError, bad_request
+from .fingerprint import system_fingerprint
+from .generations import Batch, Start, generations, respond
 from .queue import ModelQueue
-from .requestlog import CLIENT_CLOSED, STATE_KEY, RequestLog, RequestStats
-from .schemas import (ChatCompletion, ChatRequest, ExecutedToolCall, LocalcallExtension, ModelCard, ModelList,
-                      completion, completion_id, now)
+from .requestlog import STATE_KEY, RequestLog, RequestStats
+from .schemas import (ChatCompletion, ChatRequest, ChoiceLogprobs, LocalcallExtension, ModelCard,
+                      ModelList, completion, completion_id, for_choice, logprob_entries, now, total_usage)
 from .streaming import ChunkWriter
-from .tools import ServerTools, ToolExecuted
+from .tools import ServerTools
 from .ui import UiSettings, install_ui
-
-log = logging.getLogger("localcall.server")
 
 
 @dataclass
@@ -55,11 +51,8 @@ class ServerSettings:
     # Seconds between two writes of a stream (the first token goes at once): see queue.py.
     stream_interval: float = 0.02
     max_body_bytes: int = DEFAULT_MAX_BODY  # larger request bodies get 413 before being read
+    responses_db: str | None = None  # SQLite file of stored Responses; None: next to the audit log
     ui: UiSettings | None = field(default_factory=UiSettings)  # the playground at / (None: --no-ui)
-
-
-class _ClientGone(Exception):
-    pass
 
 
 def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None = None) -> FastAPI:
@@ -116,135 +109,41 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
         stats = RequestStats(model=body.model, principal=who)
         setattr(request.state, STATE_KEY, stats)
         events = _events(body, queue, who, settings)
-        streaming = False
-        try:
-            first = await _unless_disconnected(request, anext(events))
-            cid, created = completion_id(), now()
-            if body.stream:
-                writer = ChunkWriter(cid, body.model, created)
-                streaming = True  # the response owns the events now; the background task closes them
-                return StreamingResponse(_sse(writer, first, events, body.include_usage, stats),
-                                         media_type="text/event-stream", background=BackgroundTask(events.aclose),
-                                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-            result, executed = await _unless_disconnected(request, _collect(first, events))
-        except _ClientGone:
-            return Response(status_code=CLIENT_CLOSED)
-        finally:
-            if not streaming:
-                await events.aclose()  # whatever happened: cancel the generation, free the place
-        stats.record(result, len(executed))
-        return JSONResponse(completion(cid, body.model, created, result, _extension(result, executed)).model_dump(mode="json"))
+        cid, created = completion_id(), now()
+        fingerprint, token_bytes = system_fingerprint(queue.model), queue.model.backend.token_bytes
 
+        def whole(results: list[ChatResult], logprobs: list, executed: list) -> Response:
+            stats.record(replace(results[-1], usage=total_usage(results)), len(executed))
+            wire = [ChoiceLogprobs(content=logprob_entries(lp, token_bytes)) for lp in logprobs] if body.logprobs \
+                else None
+            return JSONResponse(completion(cid, body.model, created, results, LocalcallExtension.of(results, executed),
+                                           fingerprint=fingerprint, logprobs=wire).model_dump(mode="json"))
+
+        writer = ChunkWriter(cid, body.model, created, fingerprint, token_bytes, include_usage=body.include_usage)
+        return await respond(request, events, body.choices, stats, whole, writer if body.stream else None)
+
+    completions.install(app, catalog, settings, principal)
+    embeddings.install(app, catalog, settings, principal)
+    responses.install(app, catalog, settings, principal)
     return app
 
 
-Batch = list[ChatEvent | ToolExecuted]
-
-
-async def _events(body: ChatRequest, queue: ModelQueue, who: str, settings: ServerSettings) -> AsyncIterator[Batch]:
+def _events(body: ChatRequest, queue: ModelQueue, who: str, settings: ServerSettings) -> AsyncIterator[Batch]:
     """The request's events in batches, from the model directly or through the server-side
-    tools loop. The queue place is taken on the first step (429 from there), so a generator
-    never started holds nothing; closing it cancels the generation and gives the place back."""
-    loop = asyncio.get_running_loop()
-    cancel = threading.Event()
-    deadline = loop.time() + settings.request_timeout
+    tools loop; with n > 1 each choice's events in turn, each ending with its Finished."""
     # A request without max_tokens gets the model's own cap (models.toml), else the server's.
     options = body.options(queue.model.defaults.max_tokens or settings.default_max_tokens)
     messages = body.runtime_messages()
-    ticket = queue.admit()
-    try:
-        if settings.tools is not None and settings.tools.available_to(who):
-            source = settings.tools.run(queue, messages, principal=who, client_tools=body.client_tools(),
+    server_tools = settings.tools if settings.tools is not None and settings.tools.available_to(who) else None
+
+    def choice(index: int) -> Start:
+        def start(cancel: threading.Event, deadline: float) -> AsyncIterator[Batch]:
+            if server_tools is not None:
+                return server_tools.run(queue, messages, principal=who, client_tools=body.client_tools(),
                                         tool_choice=body.tool_choice_value(), cancel=cancel, deadline=deadline,
-                                        options=options)
-        else:
-            source = queue.stream(messages, cancel=cancel, deadline=deadline, tools=body.client_tools(),
-                                  tool_choice=body.tool_choice_value(), **options)
-        async with aclosing(source):
-            async for batch in source:
-                yield batch
-    except RequestError as exc:
-        raise bad_request(str(exc), exc.param, exc.code) from None
-    finally:
-        ticket.release()
+                                        options=for_choice(options, index))
+            return queue.stream(messages, cancel=cancel, deadline=deadline, tools=body.client_tools(),
+                                tool_choice=body.tool_choice_value(), **for_choice(options, index))
+        return start
 
-
-async def _unless_disconnected(request: Request, work: Awaitable[Any]) -> Any:
-    """Await `work`, cancelling it (and so the generation) if the client hangs up first."""
-    task = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_disconnect(request))
-    try:
-        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    if task.cancelled():
-        raise _ClientGone()
-    return task.result()
-
-
-async def _disconnect(request: Request) -> None:
-    # The body has been read, so the next ASGI message can only be the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _collect(first: Batch, events: AsyncIterator[Batch]) -> tuple[ChatResult, list[ToolExecuted]]:
-    executed: list[ToolExecuted] = []
-    async with aclosing(events):
-        batch = first
-        while True:
-            for event in batch:
-                if isinstance(event, Finished):
-                    return event.result, executed
-                if isinstance(event, ToolExecuted):
-                    executed.append(event)
-            batch = await anext(events)
-
-
-async def _sse(writer: ChunkWriter, first: Batch, events: AsyncIterator[Batch], include_usage: bool,
-               stats: RequestStats) -> AsyncIterator[str]:
-    """One write per batch: every chunk of the batch, and at the end the final chunks."""
-    executed: list[ToolExecuted] = []
-    stats.finish_reason = "client_closed"  # until the stream ends otherwise
-    async with aclosing(events):
-        out = [writer.role()]
-        batch = first
-        try:
-            while True:
-                for event in batch:
-                    if isinstance(event, Finished):
-                        stats.record(event.result, len(executed))
-                        out.append(writer.finish(event.result, _extension(event.result, executed), include_usage))
-                        yield "".join(out)
-                        return
-                    if isinstance(event, ToolExecuted):
-                        executed.append(event)
-                    else:
-                        chunk = writer.event(event)
-                        if chunk is not None:
-                            out.append(chunk)
-                if out:
-                    yield "".join(out)
-                    out = []
-                batch = await anext(events)
-        except APIError as exc:  # the status line is sent: the error travels as a chunk
-            stats.finish_reason = f"error {exc.status}"
-            yield "".join(out) + writer.error(exc)
-        except Exception as exc:
-            log.exception("stream failed")
-            stats.finish_reason = "error 500"
-            yield "".join(out) + writer.error(APIError(500, f"The server had an error while streaming "
-                                                            f"({type(exc).__name__})."))
-
-
-def _extension(result: ChatResult, executed: list[ToolExecuted]) -> LocalcallExtension | None:
-    if not (executed or result.incomplete_calls or result.repeated_calls_dropped):
-        return None
-    ran = [ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
-                            content=e.outcome.content, error=e.outcome.error) for e in executed]
-    return LocalcallExtension(executed_tool_calls=ran or None,
-                              incomplete_tool_calls=[c.id for c in result.incomplete_calls] or None,
-                              repeated_tool_calls_dropped=result.repeated_calls_dropped or None)
+    return generations(queue, settings.request_timeout, [choice(i) for i in range(body.choices)])

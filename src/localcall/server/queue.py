@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from ..messages import ChatEvent, Finished, Message
-from ..runtime.chat import ChatModel
+from ..runtime.chat import ChatModel, PreparedRequest
 from .errors import APIError
 
 _SMOOTHING = 0.3  # weight of the newest generation in the running average of their durations
@@ -94,10 +94,11 @@ class ModelQueue:
         """Seconds until a place is likely free: the average generation time per request ahead."""
         return str(max(1, min(600, math.ceil(self._average_seconds * max(1, self._admitted)))))
 
-    async def stream(self, messages: list[Message], *, cancel: threading.Event, deadline: float,
+    async def stream(self, messages: list[Message] | PreparedRequest, *, cancel: threading.Event, deadline: float,
                      **request) -> AsyncIterator[list[ChatEvent]]:
         """ChatModel.stream run in a worker thread once the slot is free, as batches of events;
-        the last batch ends with Finished.
+        the last batch ends with Finished. A PreparedRequest (raw completions) goes to
+        ChatModel.stream_prepared instead.
 
         Raises the runtime's RequestError (before any event) and APIError 503 when the deadline
         (loop time) passes while waiting. When the deadline passes during generation, the
@@ -136,7 +137,7 @@ class ModelQueue:
                 cancel.set()  # the consumer left early: stop generating for nobody
 
     def _work(self, loop: asyncio.AbstractEventLoop, events: asyncio.Queue, job: _Job,
-              messages: list[Message], request: dict) -> None:
+              messages: list[Message] | PreparedRequest, request: dict) -> None:
         """The worker thread: the events to the loop in batches, then the slot back."""
 
         def post(item) -> None:
@@ -149,7 +150,9 @@ class ModelQueue:
         flushed = 0.0  # so the first event goes at once
         try:
             # closing(): an exception or an early end still releases the model's lock.
-            with closing(self.model.stream(messages, cancel=job.cancel, **request)) as stream:
+            source = (self.model.stream_prepared(messages, job.cancel) if isinstance(messages, PreparedRequest)
+                      else self.model.stream(messages, cancel=job.cancel, **request))
+            with closing(source) as stream:
                 for event in stream:
                     pending.append(event)
                     now = time.monotonic()

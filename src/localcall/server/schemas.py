@@ -1,8 +1,8 @@
 """The Chat Completions wire format, as pydantic models: requests in, responses and chunks out.
 
 Requests mirror OpenAI's: unknown fields are ignored (clients send new ones all the time),
-and what localcall cannot honour (n > 1, logprobs, penalties, audio...) is refused with a
-400 that names the field rather than silently ignored. Validation here covers shape and
+and what localcall cannot honour (audio, other modalities, the legacy `functions`...) is
+refused with a 400 that names the field rather than silently ignored. Validation here covers shape and
 range; whether the model can serve the request (the prompt fits, the schema can be
 enforced, the named tool exists) is the runtime's RequestError, raised by `prepare`.
 
@@ -16,9 +16,12 @@ import secrets
 import time
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_serializer
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_serializer,
+                      model_validator)
 
 from ..messages import ChatResult, Message, ToolCall, Usage
+from ..runtime.sampling import TokenLogprob
+from .strict import strict_problem
 
 # OpenAI allows [a-zA-Z0-9_-]; dots are let through too because benchmark suites (BFCL) name
 # functions "math.factorial" and the grammar and templates handle them.
@@ -144,7 +147,17 @@ class FunctionDefinition(_Request):
     name: str = Field(pattern=TOOL_NAME)
     description: str | None = None
     parameters: dict[str, Any] | None = None
-    strict: bool | None = None  # always true here: calls are constrained by their schema
+    strict: bool | None = None  # calls are constrained by their schema whatever it says; see strict.py
+
+    @model_validator(mode="after")
+    def _strict_rules(self) -> "FunctionDefinition":
+        if self.strict:
+            problem = strict_problem(self.parameters or {"type": "object", "properties": {},
+                                                         "additionalProperties": False})
+            if problem:
+                raise ValueError(f"tool {self.name!r} is strict, but its parameters break the strict rules "
+                                 f"{problem}")
+        return self
 
 
 class ToolDefinition(_Request):
@@ -167,11 +180,30 @@ class NamedToolChoice(_Request):
     function: NamedFunction
 
 
+class AllowedTools(_Request):
+    mode: Literal["auto", "required"]
+    tools: list[NamedToolChoice] = Field(min_length=1)
+
+
+class AllowedToolsChoice(_Request):
+    """Only these of the tools may be called (the rest stay out of the prompt and the grammar)."""
+
+    type: Literal["allowed_tools"]
+    allowed_tools: AllowedTools
+
+
 class JsonSchemaFormat(_Request):
     name: str | None = None
     description: str | None = None
     schema_: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
+
+    @model_validator(mode="after")
+    def _strict_rules(self) -> "JsonSchemaFormat":
+        problem = strict_problem(self.schema_) if self.strict else None
+        if problem:
+            raise ValueError(f"the schema {self.name or ''!r} is strict, but breaks the strict rules {problem}")
+        return self
 
 
 class TextFormat(_Request):
@@ -202,14 +234,7 @@ class StreamOptions(_Request):
 # --- the request ---------------------------------------------------------------------------
 
 # Fields accepted at their neutral value only: anything else asks for results we cannot produce.
-_DEFAULT_HINT = "leave it out or send its default"
 _NEUTRAL = {
-    "n": (lambda v: v in (None, 1), "only n=1 is supported"),
-    "logprobs": (lambda v: not v, _DEFAULT_HINT),
-    "top_logprobs": (lambda v: not v, _DEFAULT_HINT),
-    "presence_penalty": (lambda v: not v, _DEFAULT_HINT),
-    "frequency_penalty": (lambda v: not v, _DEFAULT_HINT),
-    "logit_bias": (lambda v: not v, _DEFAULT_HINT),
     "modalities": (lambda v: all(m == "text" for m in v or ()), "only text output"),
     "audio": (lambda v: v is None, "only text output"),
     "functions": (lambda v: v is None, "use tools"),
@@ -217,13 +242,12 @@ _NEUTRAL = {
 }
 
 
-class ChatRequest(_Request):
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
-    tools: list[ToolDefinition] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: ResponseFormat | None = None
+MAX_CHOICES = 16  # n: choices are generated one after the other, so each costs a whole generation
+
+
+class SamplingFields(_Request):
+    """The sampling fields chat completions and completions share."""
+
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = Field(None, ge=0)  # an extension, as llama.cpp's and vLLM's servers accept
@@ -232,27 +256,89 @@ class ChatRequest(_Request):
     seed: int | None = Field(None, ge=-INT64, lt=INT64)
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     user: str | None = None
-    # _NEUTRAL:
-    n: int | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
+    n: int | None = Field(None, ge=1, le=MAX_CHOICES)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None
-    modalities: list[str] | None = None
-    audio: dict[str, Any] | None = None
-    functions: list[Any] | None = None
-    function_call: Any = None
 
     @field_validator("stop")
     @classmethod
     def _few_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
         if isinstance(value, list) and len(value) > 16:
             raise ValueError("at most 16 stop sequences")
+        return value
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _token_biases(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        for token, bias in (value or {}).items():
+            if not token.isdigit():
+                raise ValueError(f"logit_bias keys are token ids, not {token!r}")
+            if not -100 <= bias <= 100:
+                raise ValueError(f"the bias of token {token} must be in [-100, 100], not {bias}")
+        return value
+
+    def sampling(self, max_tokens: int | None, top_logprobs: int | None) -> dict[str, Any]:
+        """SamplingParams overrides (runtime/sampling.py) for choice 0; see `for_choice`."""
+        # numpy's generator takes unsigned seeds; OpenAI's are int64.
+        seed = self.seed % 2 ** 64 if self.seed is not None else None
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "seed": seed,
+                "stop": self.stop, "max_tokens": max_tokens, "frequency_penalty": self.frequency_penalty,
+                "presence_penalty": self.presence_penalty, "logprobs": top_logprobs,
+                "logit_bias": {int(t): b for t, b in self.logit_bias.items()} if self.logit_bias else None}
+
+    @property
+    def choices(self) -> int:
+        return self.n or 1
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+def for_choice(options: dict[str, Any], index: int) -> dict[str, Any]:
+    """The options of choice `index` of n: a seeded request gives each choice its own seed
+    (seed + index), so that n seeded choices differ and each is reproducible."""
+    if index == 0 or options.get("seed") is None:
+        return options
+    return {**options, "seed": (options["seed"] + index) % 2 ** 64}
+
+
+class ChatRequest(SamplingFields):
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    tools: list[ToolDefinition] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | AllowedToolsChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    max_completion_tokens: int | None = Field(None, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    # _NEUTRAL:
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
+    functions: list[Any] | None = None
+    function_call: Any = None
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _allowed_among_tools(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, AllowedToolsChoice):
+            offered = {t.function.name for t in info.data.get("tools") or ()}
+            for i, tool in enumerate(value.allowed_tools.tools):
+                if tool.function.name not in offered:
+                    raise ValueError(f"allowed_tools.tools[{i}] names {tool.function.name!r}, which is not "
+                                     f"among the tools")
+        return value
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _with_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs needs logprobs=true")
         return value
 
     @field_validator("messages")
@@ -282,11 +368,18 @@ class ChatRequest(_Request):
         return [runtime_message(m) for m in self.messages]
 
     def client_tools(self) -> list[dict]:
-        return [t.to_openai() for t in self.tools or ()]
+        """The tools offered to the model: with allowed_tools, only those it names."""
+        tools = self.tools or ()
+        if isinstance(self.tool_choice, AllowedToolsChoice):
+            allowed = {t.function.name for t in self.tool_choice.allowed_tools.tools}
+            tools = [t for t in tools if t.function.name in allowed]
+        return [t.to_openai() for t in tools]
 
     def tool_choice_value(self) -> str | dict | None:
         if isinstance(self.tool_choice, NamedToolChoice):
             return {"type": "function", "function": {"name": self.tool_choice.function.name}}
+        if isinstance(self.tool_choice, AllowedToolsChoice):
+            return self.tool_choice.allowed_tools.mode
         return self.tool_choice
 
     def options(self, default_max_tokens: int | None) -> dict[str, Any]:
@@ -296,16 +389,11 @@ class ChatRequest(_Request):
             response_format = {"type": "json_schema", "json_schema": {"schema": fmt.json_schema.schema_}}
         else:
             response_format = {"type": fmt.type} if fmt is not None else None
-        # numpy's generator takes unsigned seeds; OpenAI's are int64.
-        seed = self.seed % 2 ** 64 if self.seed is not None else None
+        top_logprobs = (self.top_logprobs or 0) if self.logprobs else None
+        max_tokens = self.max_completion_tokens or self.max_tokens or default_max_tokens
         return {"parallel_tool_calls": self.parallel_tool_calls is not False, "response_format": response_format,
-                "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "seed": seed,
-                "stop": self.stop, "max_tokens": self.max_completion_tokens or self.max_tokens or default_max_tokens,
+                **self.sampling(max_tokens, top_logprobs),
                 "allow_repeated_calls": bool(self.allow_repeated_tool_calls)}
-
-    @property
-    def include_usage(self) -> bool:
-        return bool(self.stream_options and self.stream_options.include_usage)
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -343,10 +431,36 @@ class ResponseMessage(WireModel):
     reasoning_content: str | None = None  # the model's thinking, as vLLM and DeepSeek name it
 
 
+class TopLogprob(WireModel):
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class LogprobEntry(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(WireModel):
+    content: list[LogprobEntry] | None
+    refusal: list[LogprobEntry] | None = None
+
+
+def logprob_entries(items: list[TokenLogprob], token_bytes) -> list[LogprobEntry]:
+    """The wire form of the runtime's logprobs; `token_bytes(id)` is the backend's."""
+
+    def top(token: int, logprob: float) -> TopLogprob:
+        raw = token_bytes(token)
+        return TopLogprob(token=raw.decode("utf-8", errors="replace"), logprob=logprob, bytes=list(raw))
+
+    return [LogprobEntry(**top(i.token, i.logprob).model_dump(), top_logprobs=[top(t, lp) for t, lp in i.top])
+            for i in items]
+
+
 class Choice(WireModel):
     index: int = 0
     message: ResponseMessage
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: Literal["stop", "length", "tool_calls"]
 
 
@@ -390,6 +504,19 @@ class LocalcallExtension(WireModel):
     # Calls left out because they repeated an earlier call of the message (see the README).
     repeated_tool_calls_dropped: int | None = None
 
+    @classmethod
+    def of(cls, results: list[ChatResult], executed: list) -> "LocalcallExtension | None":
+        """For the results of one response and the server's ToolExecuted events (server/tools.py);
+        None when there is nothing to say."""
+        incomplete = [c.id for r in results for c in r.incomplete_calls]
+        repeated = sum(r.repeated_calls_dropped for r in results)
+        if not (executed or incomplete or repeated):
+            return None
+        ran = [ExecutedToolCall(id=e.call.id, name=e.call.name, arguments=e.call.arguments, status=e.outcome.status,
+                                content=e.outcome.content, error=e.outcome.error) for e in executed]
+        return cls(executed_tool_calls=ran or None, incomplete_tool_calls=incomplete or None,
+                   repeated_tool_calls_dropped=repeated or None)
+
 
 class ChatCompletion(WireModel):
     _sparse = frozenset({"localcall"})
@@ -397,6 +524,7 @@ class ChatCompletion(WireModel):
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
+    system_fingerprint: str | None = None
     choices: list[Choice]
     usage: ResponseUsage
     localcall: LocalcallExtension | None = None
@@ -427,7 +555,7 @@ class Delta(WireModel):
 class ChunkChoice(WireModel):
     index: int = 0
     delta: Delta
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: Literal["stop", "length", "tool_calls"] | None = None
 
 
@@ -437,6 +565,7 @@ class ChatCompletionChunk(WireModel):
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int
     model: str
+    system_fingerprint: str | None = None
     choices: list[ChunkChoice]
     usage: ResponseUsage | None = None
     localcall: LocalcallExtension | None = None
@@ -468,12 +597,24 @@ def client_finish_reason(reason: str) -> str:
     return reason if reason in ("stop", "length", "tool_calls") else "length"
 
 
-def completion(cid: str, model: str, created: int, result: ChatResult,
-               extension: LocalcallExtension | None) -> ChatCompletion:
-    # As OpenAI does, a call cut short by max_tokens is returned as far as it was generated, after
-    # the finished ones, with finish_reason "length"; the extension names it.
-    calls = [ResponseToolCall.of(c) for c in [*result.tool_calls, *result.incomplete_calls]] or None
-    message = ResponseMessage(content=result.content, tool_calls=calls, reasoning_content=result.reasoning)
-    return ChatCompletion(id=cid, created=created, model=model,
-                          choices=[Choice(message=message, finish_reason=client_finish_reason(result.finish_reason))],
-                          usage=ResponseUsage.of(result.usage), localcall=extension)
+def total_usage(results: list[ChatResult]) -> Usage:
+    """n choices of one prompt: the prompt counted once, the completions added up."""
+    first = results[0].usage
+    return Usage(prompt_tokens=first.prompt_tokens, cached_tokens=first.cached_tokens,
+                 completion_tokens=sum(r.usage.completion_tokens for r in results),
+                 forced_tokens=sum(r.usage.forced_tokens for r in results))
+
+
+def completion(cid: str, model: str, created: int, results: list[ChatResult],
+               extension: LocalcallExtension | None, *, fingerprint: str | None = None,
+               logprobs: list[ChoiceLogprobs | None] | None = None) -> ChatCompletion:
+    choices = []
+    for index, result in enumerate(results):
+        # As OpenAI does, a call cut short by max_tokens is returned as far as it was generated, after
+        # the finished ones, with finish_reason "length"; the extension names it.
+        calls = [ResponseToolCall.of(c) for c in [*result.tool_calls, *result.incomplete_calls]] or None
+        message = ResponseMessage(content=result.content, tool_calls=calls, reasoning_content=result.reasoning)
+        choices.append(Choice(index=index, message=message, logprobs=logprobs[index] if logprobs else None,
+                              finish_reason=client_finish_reason(result.finish_reason)))
+    return ChatCompletion(id=cid, created=created, model=model, system_fingerprint=fingerprint, choices=choices,
+                          usage=ResponseUsage.of(total_usage(results)), localcall=extension)

@@ -5,8 +5,13 @@
     per tool call: {"index", "id", "type": "function", "function": {"name", "arguments": ""}} once,
       then {"index", "function": {"arguments": FRAGMENT}} for each fragment
     the final chunk: empty delta, finish_reason (and the `localcall` extension field)
+    with n > 1, the same again for each further choice, its "index" set (one after the other)
     with stream_options.include_usage: a chunk with "choices": [] and the usage
     data: [DONE]
+
+With logprobs, a chunk carries the logprobs of the tokens generated since the previous
+chunk: those of the text in its delta, and of tokens that produced no text of their own
+(a tool call's markup, half a character).
 
 The argument fragments are the runtime's own, so joining them gives exactly the arguments
 of the non-streamed response. A failure after the first chunk (the status line is already
@@ -16,9 +21,11 @@ sent) goes out as a chunk {"error": {...}}, which the official clients raise as 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from ..messages import ChatEvent, ChatResult, ContentDelta, ReasoningDelta, ToolCallDelta, ToolCallStart
+from ..runtime.sampling import TokenLogprob
 from . import schemas as s
 from .errors import APIError
 
@@ -35,18 +42,32 @@ class ChunkWriter:
     id: str
     model: str
     created: int
+    fingerprint: str | None = None
+    token_bytes: Callable[[int], bytes] | None = None  # the backend's, to spell logprobs' tokens
+    include_usage: bool = False  # stream_options.include_usage
+    index: int = 0  # the choice being written
+    _logprobs: list[TokenLogprob] = field(default_factory=list)  # not yet sent
 
     def _chunk(self, delta: s.Delta, finish_reason: str | None = None, **extra) -> str:
-        choice = s.ChunkChoice(delta=delta, finish_reason=finish_reason)
-        return sse(s.ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[choice],
-                                         **extra))
+        logprobs = None
+        if self._logprobs:
+            logprobs = s.ChoiceLogprobs(content=s.logprob_entries(self._logprobs, self.token_bytes))
+            self._logprobs = []
+        choice = s.ChunkChoice(index=self.index, delta=delta, finish_reason=finish_reason, logprobs=logprobs)
+        return sse(s.ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
+                                         system_fingerprint=self.fingerprint, choices=[choice], **extra))
 
-    def role(self) -> str:
+    def begin(self, index: int = 0) -> str:
+        """The first chunk of choice `index`."""
+        self.index = index
         return self._chunk(s.Delta(role="assistant", content=""))
 
     def event(self, event: ChatEvent) -> str | None:
         """The chunk for one runtime event; None for events clients are not sent (call ends,
         dropped calls, Finished)."""
+        if isinstance(event, TokenLogprob):
+            self._logprobs.append(event)  # goes out with the next chunk
+            return None
         if isinstance(event, ContentDelta):
             return self._chunk(s.Delta(content=event.text)) if event.text else None
         if isinstance(event, ReasoningDelta):
@@ -62,12 +83,18 @@ class ChunkWriter:
             return self._chunk(s.Delta(tool_calls=[fragment]))
         return None
 
-    def finish(self, result: ChatResult, extension: s.LocalcallExtension | None, include_usage: bool) -> str:
-        out = self._chunk(s.Delta(), s.client_finish_reason(result.finish_reason), localcall=extension)
-        if include_usage:
-            out += sse(s.ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
-                                             usage=s.ResponseUsage.of(result.usage)))
-        return out + DONE
+    def finish(self, result: ChatResult, executed: list) -> str:
+        """The last chunk of the current choice; `executed`: what the server ran so far."""
+        return self._chunk(s.Delta(), s.client_finish_reason(result.finish_reason),
+                           localcall=s.LocalcallExtension.of([result], executed))
+
+    def end(self, results: list[ChatResult]) -> str:
+        """After the last choice: the usage chunk (when asked for) and [DONE]."""
+        if not self.include_usage:
+            return DONE
+        return sse(s.ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
+                                         system_fingerprint=self.fingerprint, choices=[],
+                                         usage=s.ResponseUsage.of(s.total_usage(results)))) + DONE
 
     @staticmethod
     def error(exc: APIError) -> str:
