@@ -151,18 +151,46 @@ def serve(
     ask_approval: bool = typer.Option(False, "--ask-approval",
                                       help="High-risk server tools no policy allows wait for Approve/Deny in the playground instead of being refused."),
     registry: Optional[str] = RegistryOpt,
+    ray: bool = typer.Option(False, "--ray", help="Serve as replicas of a Ray Serve deployment (needs the ray extra; see docs/ray.md)."),
+    replicas: Optional[int] = typer.Option(None, "--replicas", help="With --ray: this many replicas (default 1)."),
+    autoscale: Optional[str] = typer.Option(None, "--autoscale", metavar="MIN:MAX", help="With --ray: from MIN to MAX replicas, as the load asks."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: join this cluster (auto, or the head's HOST:PORT); default: start a local Ray instance."),
+    replica_cpus: float = typer.Option(1.0, "--replica-cpus", help="With --ray: CPUs per replica (also its llama.cpp threads unless LOCALCALL_THREADS is set)."),
+    replica_gpus: float = typer.Option(0.0, "--replica-gpus", help="With --ray: GPUs per replica."),
 ) -> None:
     """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the playground at /."""
-    from .server.serve import run
     from .server.ui import UiSettings
 
     _registry(registry)  # a bad registry is reported here, before the server starts
     if no_ui and (bench_dir or ask_approval):
         _fail("--bench-dir and --ask-approval are for the playground, which --no-ui turns off")
+    options = dict(host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
+                   no_auth=no_auth, ui=None if no_ui else UiSettings(bench_dir=bench_dir), ask_approval=ask_approval)
     try:
-        run(model or [], host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
-            no_auth=no_auth, ui=None if no_ui else UiSettings(bench_dir=bench_dir), ask_approval=ask_approval)
+        if ray or replicas is not None or autoscale is not None or ray_address is not None:
+            _serve_on_ray(model or [], ray, replicas, autoscale, ray_address, replica_cpus, replica_gpus, options)
+        else:
+            from .server.serve import run
+
+            run(model or [], **options)
     except ValueError as exc:  # a refusal to start (no keys off loopback, a bad key, two models one name)
+        _fail(str(exc))
+
+
+def _serve_on_ray(models, ray, replicas, autoscale, address, cpus, gpus, options) -> None:
+    if not ray:
+        _fail("--replicas, --autoscale and --ray-address go with --ray")
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:  # found, not imported: a local instance sets Ray's environment first
+        _fail("--ray needs Ray Serve: pip install 'localcall\\[ray]'")
+    from .server.ray_serve import DeploymentFailed, RayOptions, run
+
+    ray_options = RayOptions(address=address, replicas=replicas, replica_cpus=cpus, replica_gpus=gpus,
+                             autoscale=RayOptions.parse_autoscale(autoscale) if autoscale else None)
+    try:
+        run(ray_options, models=models, **options)
+    except DeploymentFailed as exc:
         _fail(str(exc))
 
 

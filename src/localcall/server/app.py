@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from typing import AsyncIterator, Mapping
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -53,6 +53,7 @@ class ServerSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY  # larger request bodies get 413 before being read
     responses_db: str | None = None  # SQLite file of stored Responses; None: next to the audit log
     ui: UiSettings | None = field(default_factory=UiSettings)  # the playground at / (None: --no-ui)
+    health: Callable[[], Awaitable[dict]] | None = None  # more for /health to report (Ray: the replicas)
 
 
 def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None = None) -> FastAPI:
@@ -82,7 +83,7 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok"}
+        return {"status": "ok", **(await settings.health() if settings.health else {})}
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_document(_: str = Depends(principal)) -> JSONResponse:

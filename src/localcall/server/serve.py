@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Sequence
 
 import uvicorn
@@ -51,6 +52,43 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
       allow wait for Approve / Deny in the playground instead of being denied.
     """
     _configure_logging()
+    served = build(models, host, api_keys, tools, registry, no_auth=no_auth, tool_policy=tool_policy,
+                   high_risk=high_risk, audit_path=audit_path, max_waiting=max_waiting,
+                   request_timeout=request_timeout, default_max_tokens=default_max_tokens, ui=ui,
+                   ask_approval=ask_approval)
+    config = uvicorn.Config(create_app(served.models, served.settings), host=host, port=port, access_log=False,
+                            log_level="info", timeout_graceful_shutdown=shutdown_grace)
+    if ui is not None:
+        log.info("playground: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
+    try:
+        _Server(config).run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the SIGINT it handled; the shutdown has already happened
+    finally:
+        served.close()
+
+
+@dataclass
+class Served:
+    """What `create_app` is given: the loaded models and the settings; close() at the end."""
+
+    models: dict[str, ChatModel]
+    settings: ServerSettings
+    audit: AuditLog | None = None
+
+    def close(self) -> None:
+        if self.audit is not None:
+            self.audit.close()
+
+
+def build(models: Sequence[str] = (), host: str = "127.0.0.1", api_keys: Sequence[str] = (),
+          tools: str | Sequence[str] | None = None, registry: str | os.PathLike | None = None, *,
+          no_auth: bool = False, tool_policy: Policy | None = None, high_risk: Policy | None = None,
+          audit_path: str | os.PathLike | None = None, max_waiting: int = 8, request_timeout: float = 600.0,
+          default_max_tokens: int | None = 4096, ui: UiSettings | None = UiSettings(),
+          ask_approval: bool = False) -> Served:
+    """Load the models and tools `run` serves (its arguments, less the port and the grace);
+    also what every replica of `localcall serve --ray` builds for itself."""
     auth = Auth.for_binding(host, api_keys, allow_unauthenticated=no_auth)  # before the slow part
     reg = load_registry(registry)
     served: dict[str, ChatModel] = {}
@@ -68,20 +106,10 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
                                    policy=tool_policy, high_risk=high_risk,
                                    approval=PendingApprovals() if ask_approval else None)
         log.info("server-side tools: %s (audit log %s)", ", ".join(server_tools.registry.names), audit.path)
+    log.info("authentication: %s", "API key required" if auth.required else "none (loopback or --no-auth)")
     settings = ServerSettings(auth=auth, max_waiting=max_waiting, request_timeout=request_timeout,
                               default_max_tokens=default_max_tokens, tools=server_tools, ui=ui)
-    config = uvicorn.Config(create_app(served, settings), host=host, port=port, access_log=False,
-                            log_level="info", timeout_graceful_shutdown=shutdown_grace)
-    log.info("authentication: %s", "API key required" if auth.required else "none (loopback or --no-auth)")
-    if ui is not None:
-        log.info("playground: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
-    try:
-        _Server(config).run()
-    except KeyboardInterrupt:
-        pass  # uvicorn re-raises the SIGINT it handled; the shutdown has already happened
-    finally:
-        if audit is not None:
-            audit.close()
+    return Served(served, settings, audit)
 
 
 class _Server(uvicorn.Server):
