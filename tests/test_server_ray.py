@@ -329,6 +329,7 @@ def test_options_become_the_deployment_ray_runs():
     (["--ray", "--autoscale", "3:1"], "MIN <= MAX"),
     (["--replicas", "2"], "go with --ray"),
     (["--ray", "-m", "no-such-model"], "unknown model 'no-such-model'"),
+    (["--ray", "--replicas", "2", "--ask-approval"], "needs a single replica"),
 ])
 def test_command_refuses_bad_ray_options_before_starting_ray(args, message):
     out = subprocess.run([sys.executable, "-m", "localcall.cli", "serve", *args], capture_output=True, text=True,
