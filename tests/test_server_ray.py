@@ -182,8 +182,8 @@ def test_keys_and_errors_as_on_one_machine(ray_server):
         client.chat.completions.create(model="no-such-model", messages=ASK, max_tokens=4)
     assert info.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model=MODEL, messages=ASK, max_tokens=4, n=2)
-    assert info.value.param == "n"
+        client.chat.completions.create(model=MODEL, messages=ASK, max_tokens=4, temperature=5)
+    assert info.value.param == "temperature"
     with pytest.raises(openai.BadRequestError):  # a named tool that was not offered
         client.chat.completions.create(model=MODEL, messages=ASK, tools=[WEATHER], max_tokens=4,
                                        tool_choice={"type": "function", "function": {"name": "get_time"}})
