@@ -8,6 +8,7 @@ is a GrammarEngineError carrying the engine's state."""
 from __future__ import annotations
 
 import json
+from typing import Literal, Union
 
 import numpy as np
 import pytest
@@ -266,6 +267,38 @@ def test_a_reference_that_cannot_be_resolved_locally_names_the_field(ref, messag
 def test_closing_objects_never_admits_what_the_original_rejects(schema, instance):
     assert validate_instance(instance, schema) is not None
     assert validate_instance(instance, closed(hoist(schema).root)) is not None
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int = Field(ge=1, le=9)
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    good: bool
+
+
+class Pet(BaseModel):
+    pet: Union[Cat, Dog] = Field(discriminator="kind")
+
+
+def test_a_tagged_union_stays_closed_and_validates(llama_backend):
+    """pydantic's discriminated union is a oneOf whose options fix "kind" to different
+    constants: they exclude each other, so closing them is sound (and llguidance takes it)."""
+    schema = Pet.model_json_schema()
+    assert "oneOf" in schema["properties"]["pet"]
+    node = json_node(schema)
+    assert set(node.schema["$defs"]) == {"Cat", "Dog"}  # no open copies
+    engine = make_engine("llguidance", llama_backend)
+    completed = 0
+    for seed in range(3):
+        finish, text = generate(llama_backend, engine, node, seed, max_tokens=40)
+        if finish == "stop":
+            completed += 1
+            assert validate_instance(json.loads(text), schema) is None, text
+            Pet.model_validate_json(text)
+    assert completed
 
 
 def test_closing_still_closes_where_it_narrows():
