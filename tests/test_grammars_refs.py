@@ -325,3 +325,14 @@ def test_an_engine_failure_mid_generation_carries_the_state(engine, llama_backen
     assert str(error).startswith(f"grammar engine error ({engine.name}): ")
     assert error.message in error.summary() and "grammar:" in error.summary()
     assert isinstance(error, RuntimeError)
+
+
+def test_properties_named_like_keywords_are_data(engine, llama_backend):
+    """A property called "$ref" is no reference, and one called "properties" no schema."""
+    schema = {"type": "object", "properties": {"$ref": {"type": "boolean"}, "properties": {"type": "boolean"}},
+              "required": ["$ref", "properties"]}
+    check_schema(schema, where="t")
+    node = json_node(schema)
+    assert set(node.schema["properties"]) == {"$ref", "properties"}
+    finish, text = generate(llama_backend, engine, node, seed=0, max_tokens=30)
+    assert finish == "stop" and validate_instance(json.loads(text), schema) is None, text
