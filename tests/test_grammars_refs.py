@@ -18,7 +18,7 @@ from localcall import formats
 from localcall.grammars import make_engine
 from localcall.grammars.errors import GrammarEngineError
 from localcall.grammars.refs import hoist
-from localcall.grammars.schema import MAX_DEPTH, SchemaError, check_schema, check_tool, validate_instance
+from localcall.grammars.schema import MAX_DEPTH, MAX_VALUES, SchemaError, check_schema, check_tool, validate_instance
 from localcall.grammars.spec import build_tool_grammar, closed, json_node
 from localcall.messages import ToolCallDelta, ToolCallStart, ToolChoice, ToolSpec
 from localcall.runtime.generate import Generation
@@ -145,6 +145,28 @@ def test_a_recursive_tree_generates_valid_trees_on_llguidance(llama_backend):
     assert completed >= 1
 
 
+def ref_chain(hops: int) -> dict:
+    """A path through `hops` references, one inside another, to a boolean (pydantic writes
+    one per nested model: Order → Item → Product → Price …)."""
+    defs = {f"D{i}": {"type": "object", "properties": {"a": {"$ref": f"#/$defs/D{i + 1}"}}, "required": ["a"]}
+            for i in range(hops - 1)}
+    defs[f"D{hops - 1}"] = {"type": "boolean"}
+    return {"$defs": defs, "type": "object", "properties": {"p": {"$ref": "#/$defs/D0"}}, "required": ["p"]}
+
+
+@pytest.mark.parametrize("hops", [4, 8])
+def test_references_nested_deep_resolve_to_the_end(hops, engine, llama_backend):
+    """outlines_core resolves only 4 nested references (then writes an empty object); the
+    outlines engine refuses more, llguidance resolves them all."""
+    schema = ref_chain(hops)
+    if engine.name == "outlines" and hops > 4:
+        with pytest.raises(SchemaError, match="nested at most 4 deep"):
+            engine.compile(json_node(schema))
+        return
+    finish, text = generate(llama_backend, engine, json_node(schema), seed=0, max_tokens=60)
+    assert finish == "stop" and validate_instance(json.loads(text), schema) is None, text
+
+
 @pytest.mark.parametrize("schema, message", [
     # outlines_core unrolls a recursive $ref three levels and then allows any object there.
     (TREE, "recursive"),
@@ -207,6 +229,13 @@ def test_deep_nesting_is_refused_before_anything_recurses(levels):
         check_schema(nested(levels), where="tool 'deep' parameters")
     assert info.value.path.startswith("properties/x/properties/x/")
     assert str(info.value).startswith("tool 'deep' parameters at properties/x/")
+
+
+def test_a_huge_schema_is_refused_before_the_metaschema_check():
+    """jsonschema's metaschema check costs about a millisecond per subschema."""
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(MAX_VALUES)}}
+    with pytest.raises(SchemaError, match=f"too large: more than {MAX_VALUES} JSON values"):
+        check_schema(schema, where="tool 'big' parameters")
 
 
 def test_nesting_within_the_bound_compiles(llama_backend):
