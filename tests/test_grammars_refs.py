@@ -8,6 +8,7 @@ is a GrammarEngineError carrying the engine's state."""
 from __future__ import annotations
 
 import json
+from typing import Literal, Union
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from localcall import formats
 from localcall.grammars import make_engine
 from localcall.grammars.errors import GrammarEngineError
 from localcall.grammars.refs import hoist
-from localcall.grammars.schema import MAX_DEPTH, SchemaError, check_schema, check_tool, validate_instance
+from localcall.grammars.schema import MAX_DEPTH, MAX_VALUES, SchemaError, check_schema, check_tool, validate_instance
 from localcall.grammars.spec import build_tool_grammar, closed, json_node
 from localcall.messages import ToolCallDelta, ToolCallStart, ToolChoice, ToolSpec
 from localcall.runtime.generate import Generation
@@ -144,6 +145,28 @@ def test_a_recursive_tree_generates_valid_trees_on_llguidance(llama_backend):
     assert completed >= 1
 
 
+def ref_chain(hops: int) -> dict:
+    """A path through `hops` references, one inside another, to a boolean (pydantic writes
+    one per nested model: Order → Item → Product → Price …)."""
+    defs = {f"D{i}": {"type": "object", "properties": {"a": {"$ref": f"#/$defs/D{i + 1}"}}, "required": ["a"]}
+            for i in range(hops - 1)}
+    defs[f"D{hops - 1}"] = {"type": "boolean"}
+    return {"$defs": defs, "type": "object", "properties": {"p": {"$ref": "#/$defs/D0"}}, "required": ["p"]}
+
+
+@pytest.mark.parametrize("hops", [4, 8])
+def test_references_nested_deep_resolve_to_the_end(hops, engine, llama_backend):
+    """outlines_core resolves only 4 nested references (then writes an empty object); the
+    outlines engine refuses more, llguidance resolves them all."""
+    schema = ref_chain(hops)
+    if engine.name == "outlines" and hops > 4:
+        with pytest.raises(SchemaError, match="nested at most 4 deep"):
+            engine.compile(json_node(schema))
+        return
+    finish, text = generate(llama_backend, engine, json_node(schema), seed=0, max_tokens=60)
+    assert finish == "stop" and validate_instance(json.loads(text), schema) is None, text
+
+
 @pytest.mark.parametrize("schema, message", [
     # outlines_core unrolls a recursive $ref three levels and then allows any object there.
     (TREE, "recursive"),
@@ -208,6 +231,13 @@ def test_deep_nesting_is_refused_before_anything_recurses(levels):
     assert str(info.value).startswith("tool 'deep' parameters at properties/x/")
 
 
+def test_a_huge_schema_is_refused_before_the_metaschema_check():
+    """jsonschema's metaschema check costs about a millisecond per subschema."""
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(MAX_VALUES)}}
+    with pytest.raises(SchemaError, match=f"too large: more than {MAX_VALUES} JSON values"):
+        check_schema(schema, where="tool 'big' parameters")
+
+
 def test_nesting_within_the_bound_compiles(llama_backend):
     schema = nested(MAX_DEPTH // 2 - 1)
     check_schema(schema, where="t")
@@ -268,6 +298,38 @@ def test_closing_objects_never_admits_what_the_original_rejects(schema, instance
     assert validate_instance(instance, closed(hoist(schema).root)) is not None
 
 
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int = Field(ge=1, le=9)
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    good: bool
+
+
+class Pet(BaseModel):
+    pet: Union[Cat, Dog] = Field(discriminator="kind")
+
+
+def test_a_tagged_union_stays_closed_and_validates(llama_backend):
+    """pydantic's discriminated union is a oneOf whose options fix "kind" to different
+    constants: they exclude each other, so closing them is sound (and llguidance takes it)."""
+    schema = Pet.model_json_schema()
+    assert "oneOf" in schema["properties"]["pet"]
+    node = json_node(schema)
+    assert set(node.schema["$defs"]) == {"Cat", "Dog"}  # no open copies
+    engine = make_engine("llguidance", llama_backend)
+    completed = 0
+    for seed in range(3):
+        finish, text = generate(llama_backend, engine, node, seed, max_tokens=40)
+        if finish == "stop":
+            completed += 1
+            assert validate_instance(json.loads(text), schema) is None, text
+            Pet.model_validate_json(text)
+    assert completed
+
+
 def test_closing_still_closes_where_it_narrows():
     schema = closed(hoist(ORDER).root)
     value = {"ship_to": {"city": "Oslo"}, "bill_to": {"city": "Rome", "extra": 1}}
@@ -292,3 +354,14 @@ def test_an_engine_failure_mid_generation_carries_the_state(engine, llama_backen
     assert str(error).startswith(f"grammar engine error ({engine.name}): ")
     assert error.message in error.summary() and "grammar:" in error.summary()
     assert isinstance(error, RuntimeError)
+
+
+def test_properties_named_like_keywords_are_data(engine, llama_backend):
+    """A property called "$ref" is no reference, and one called "properties" no schema."""
+    schema = {"type": "object", "properties": {"$ref": {"type": "boolean"}, "properties": {"type": "boolean"}},
+              "required": ["$ref", "properties"]}
+    check_schema(schema, where="t")
+    node = json_node(schema)
+    assert set(node.schema["properties"]) == {"$ref", "properties"}
+    finish, text = generate(llama_backend, engine, node, seed=0, max_tokens=30)
+    assert finish == "stop" and validate_instance(json.loads(text), schema) is None, text

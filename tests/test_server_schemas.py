@@ -42,8 +42,8 @@ def test_a_nested_pydantic_tool_calls_and_validates(openai_client, tool_choice):
     parameters = ORDER_TOOL["function"]["parameters"]
     assert "$defs" in parameters and parameters["properties"]["ship_to"] == {"$ref": "#/$defs/Address"}
     completion = openai_client.chat.completions.parse(
-        model=MODEL, messages=ASK, tools=[ORDER_TOOL], tool_choice=tool_choice, temperature=0.7, seed=1,
-        max_tokens=200, parallel_tool_calls=False)  # one call: the model would write Orders until max_tokens
+        model=MODEL, messages=ASK, tools=[ORDER_TOOL], tool_choice=tool_choice, parallel_tool_calls=False,
+        temperature=0.7, seed=1, max_tokens=200)
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls", choice
     call, = choice.message.tool_calls
@@ -54,7 +54,7 @@ def test_a_nested_pydantic_tool_calls_and_validates(openai_client, tool_choice):
 
 def test_a_nested_pydantic_response_format_parses(openai_client):
     completion = openai_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Order,
-                                                      temperature=0.7, seed=2, max_tokens=120)
+                                                      temperature=0.7, seed=2, max_tokens=200)
     assert completion.choices[0].finish_reason == "stop"
     assert isinstance(completion.choices[0].message.parsed, Order)
 

@@ -22,10 +22,6 @@ class SchemaError(ValueError):
         at = f" at {path}" if path else ""
         super().__init__(f"{where}{at}: {message}" if where else message)
 
-    def at(self, where: str) -> "SchemaError":
-        """The same error, said of a named schema ("tool 'w' parameters")."""
-        return SchemaError(self.reason, where=where, path=self.path)
-
 
 class GrammarEngineError(RuntimeError):
     """The grammar engine failed during generation.

@@ -19,8 +19,12 @@ from outlines_core.json_schema import build_regex_from_schema
 
 from .llguidance_engine import JSON_OPTIONS, apply_bitmask
 from .errors import GrammarEngineError, SchemaError
-from .refs import recursive_definition
+from .refs import recursive_definition, reference_depth
 from .spec import Alt, Json, Lit, Node, Optional_, RawText, Repeat, Seq, Special, Text
+
+# $refs resolved one inside another that outlines_core still builds right (measured: 4;
+# the fifth becomes an empty object).
+MAX_REFERENCE_DEPTH = 4
 
 # No free whitespace, as llguidance is told; outlines then writes "," and ":" without the
 # space llguidance puts after them. Both are valid, compact JSON.
@@ -66,12 +70,17 @@ def to_regex(node: Node) -> str:
         if hit:
             raise SchemaError(f"the outlines engine cannot enforce {hit[1]!r}; use llguidance",
                               where="grammar (outlines)", path=hit[0].lstrip("/"))
+        # outlines_core resolves $refs nested only a few deep, then puts an empty object
+        # there (for a fifth level that must be a boolean: {"a": {"a": {"a": {"a": {}}}}}),
+        # and so unrolls any recursion into something else: refused, never half-enforced.
         recursive = recursive_definition(node.schema)
         if recursive:
-            # outlines_core unrolls a recursive $ref a few levels and then allows any object
-            # there, which can break the schema: refused, never half-enforced.
             raise SchemaError(f"the outlines engine cannot enforce a recursive $ref (definition {recursive!r}); "
                               "use llguidance", where="grammar (outlines)")
+        depth = reference_depth(node.schema)
+        if depth > MAX_REFERENCE_DEPTH:
+            raise SchemaError(f"the outlines engine resolves $refs nested at most {MAX_REFERENCE_DEPTH} deep, "
+                              f"and this schema nests {depth}; use llguidance", where="grammar (outlines)")
         try:
             body = build_regex_from_schema(node.schema_json, _WHITESPACE)
         except Exception as exc:  # outlines_core raises plain errors for unsupported keywords

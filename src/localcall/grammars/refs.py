@@ -67,6 +67,7 @@ class _Hoister:
     def __init__(self, schema):
         self.schema = schema
         self.names: dict[tuple[str, ...], str] = {}
+        self.taken: set[str] = set()
         self.queue: list[tuple[str, ...]] = []
 
     def name_of(self, ref, at: tuple) -> str:
@@ -91,11 +92,11 @@ class _Hoister:
 
     def _fresh(self, pointer: tuple[str, ...]) -> str:
         base = re.sub(r"[^A-Za-z0-9_]", "_", pointer[-1])[:40] if pointer else "root"
-        taken = set(self.names.values())
         name, n = base or "def", 1
-        while name in taken:
+        while name in self.taken:
             n += 1
             name = f"{base}_{n}"
+        self.taken.add(name)
         return name
 
     def rewrite(self, schema, at: tuple):
@@ -123,8 +124,7 @@ def hoist(schema) -> Hoisted:
     hoister = _Hoister(schema)
     body = hoister.rewrite(schema, ())
     defs = {}
-    while hoister.queue:
-        pointer = hoister.queue.pop(0)
+    for pointer in hoister.queue:  # rewriting a definition may queue more
         defs[hoister.names[pointer]] = hoister.rewrite(resolve(schema, pointer), pointer)
     if defs:
         body["$defs"] = defs
@@ -168,3 +168,26 @@ def recursive_definition(root) -> str | None:
                 state[child] = 1
                 stack.append((child, iter(sorted(graph.get(child, ())))))
     return None
+
+
+def reference_depth(root) -> int:
+    """The most references a path through a hoisted schema resolves one inside another (a
+    "$ref" to A, whose property refers to B: 2). For a schema without recursion
+    (recursive_definition is None); computed without recursion, as the chain may be long."""
+    if not isinstance(root, dict):
+        return 0
+    defs = root.get("$defs", {})
+    graph = {name: references(d) for name, d in defs.items()}
+    depth: dict[str, int] = {}
+    for start in graph:
+        stack, entered = [start], {start}
+        while stack:
+            name = stack[-1]
+            waiting = [m for m in graph[name] if m in graph and m not in depth and m not in entered]
+            if waiting:
+                stack.extend(waiting)
+                entered.update(waiting)
+                continue
+            stack.pop()
+            depth[name] = 1 + max((depth.get(m, 0) for m in graph[name]), default=0)
+    return max((depth.get(m, 1) for m in references(root)), default=0)

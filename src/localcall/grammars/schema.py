@@ -10,6 +10,9 @@ the engine itself, also as a SchemaError: we never fall back to an unconstrained
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 import jsonschema
 from jsonschema.validators import validator_for
 
@@ -21,6 +24,10 @@ from .refs import hoist
 # jsonschema's checks recurse per level, and a real tool schema nests far less (pydantic
 # names nested models in $defs).
 MAX_DEPTH = 64
+# JSON values (each key's value and each list item) in one schema: 60 times BFCL's largest
+# function schema. jsonschema's metaschema check costs about a millisecond per subschema,
+# so this bounds the first check of a schema to a few seconds (later ones hit the cache).
+MAX_VALUES = 20_000
 # Containers nested in a generated value, checked before jsonschema recurses into it.
 MAX_VALUE_DEPTH = 128
 
@@ -46,9 +53,12 @@ def check_text(text, *, where: str) -> None:
 def _bounded_walk(value, *, where: str, limit: int) -> None:
     """Depth and text checks over any JSON value, with an explicit stack (no recursion, so a
     hostile nesting cannot exhaust Python's)."""
-    stack = [(value, ())]
+    stack, seen = [(value, ())], 0
     while stack:
         node, path = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise SchemaError(f"is too large: more than {MAX_VALUES} JSON values", where=where)
         if isinstance(node, str):
             if not _encodable(node):
                 raise SchemaError("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text",
@@ -70,18 +80,26 @@ def check_schema(schema: dict, *, where: str) -> None:
     if not isinstance(schema, dict):
         raise SchemaError(f"must be a JSON schema object, not {type(schema).__name__}", where=where)
     _bounded_walk(schema, where=where, limit=MAX_DEPTH)
+    problem = _problem(json.dumps(schema, separators=(",", ":")))  # an agent loop sends the same tools each turn
+    if problem is not None:
+        raise SchemaError(problem.reason, where=where, path=problem.path)
+
+
+@lru_cache(maxsize=512)
+def _problem(schema_json: str) -> SchemaError | None:
+    """What is wrong with a schema that passed the bounded walk (without `where`), or None."""
+    schema = json.loads(schema_json)
     cls = validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        raise SchemaError(exc.message, where=where, path=schema_path(exc.absolute_path)) from None
+        return SchemaError(exc.message, path=schema_path(exc.absolute_path))
     try:
         hoisted = hoist(schema)
     except SchemaError as exc:
-        raise exc.at(where) from None
+        return exc
     hit = infinite_part(hoisted)
-    if hit is not None:
-        raise SchemaError(hit[1], where=where, path=schema_path(hit[0]))
+    return SchemaError(hit[1], path=schema_path(hit[0])) if hit is not None else None
 
 
 def check_tool(tool) -> None:

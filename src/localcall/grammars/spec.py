@@ -97,9 +97,29 @@ def _json(schema) -> Json:
 
 # Subschemas whose matching must not be narrowed: under "not" and "if" a narrower schema
 # lets *more* values through, and under "oneOf" a value that only one closed option allows
-# may match two of the originals.
+# may match two of the originals (unless the options exclude each other: _tagged).
 _NOT_NARROWED = ("not", "if", "oneOf")
 _OPEN = "-open"  # suffix of a definition's unclosed copy (hoisted names never hold a "-")
+
+
+def _tagged(options, defs: dict) -> bool:
+    """Options that exclude each other by a tag: one required property that each fixes to a
+    different constant (pydantic's discriminated unions: "kind": {"const": "cat"})."""
+    tags = []
+    for option in options if isinstance(options, list) else []:
+        name = hoisted_name(option.get("$ref")) if isinstance(option, dict) else None
+        option = defs.get(name, option) if name else option
+        if not isinstance(option, dict) or not isinstance(option.get("properties"), dict):
+            return False
+        fixed = {}
+        for key in option.get("required", []) if isinstance(option.get("required"), list) else []:
+            value = option["properties"].get(key)
+            if isinstance(value, dict) and ("const" in value or (isinstance(value.get("enum"), list)
+                                                                 and len(value["enum"]) == 1)):
+                fixed[key] = json.dumps(value["const"] if "const" in value else value["enum"][0], sort_keys=True)
+        tags.append(fixed)
+    common = set.intersection(*(set(t) for t in tags)) if len(tags) > 1 else set()
+    return any(len({t[key] for t in tags}) == len(tags) for key in common)
 
 
 def closed(schema):
@@ -112,18 +132,21 @@ def closed(schema):
     if not isinstance(schema, dict):
         return schema
     defs = schema.get("$defs", {})
-    wanted: dict[str, bool] = {}  # name → needed closed (True) or open (False)
+    wanted: dict[str, bool] = {}  # definition (or its open copy) → closed?
+    pending: list[str] = []
 
     def use(name: str, narrow: bool) -> str:
         key = name if narrow else name + _OPEN
         if key not in wanted and name in defs:
             wanted[key] = narrow
+            pending.append(key)
         return key
 
     def close(node, narrow: bool):
         if not isinstance(node, dict):
             return node
-        out = map_subschemas(node, lambda path, sub: close(sub, narrow and path[0] not in _NOT_NARROWED))
+        keep = set(_NOT_NARROWED) - ({"oneOf"} if _tagged(node.get("oneOf"), defs) else set())
+        out = map_subschemas(node, lambda path, sub: close(sub, narrow and path[0] not in keep))
         name = hoisted_name(node.get("$ref"))
         if name is not None:
             out["$ref"] = DEFS_PREFIX + use(name, narrow)
@@ -133,8 +156,8 @@ def closed(schema):
 
     body = close({k: v for k, v in schema.items() if k != "$defs"}, True)
     done: dict[str, object] = {}
-    while len(done) < len(wanted):
-        key = next(k for k in wanted if k not in done)
+    while pending:
+        key = pending.pop(0)
         done[key] = close(defs[key.removesuffix(_OPEN)], wanted[key])
     return {**body, "$defs": done} if done else body
 
