@@ -119,10 +119,16 @@ def test_stream_events_of_a_call(client):
 
 
 def test_stream_helper_text_and_stored(client):
-    with client.responses.stream(model=MODEL, input="Say hello.", max_output_tokens=40) as stream:
+    # A bounded format, so the answer ends within max_output_tokens (the helper wants response.completed).
+    short = {"type": "json_schema", "name": "greeting", "strict": True,
+             "schema": {"type": "object", "properties": {"greeting": {"type": "string", "maxLength": 12}},
+                        "required": ["greeting"], "additionalProperties": False}}
+    with client.responses.stream(model=MODEL, input="Say hello.", max_output_tokens=40,
+                                 text={"format": short}) as stream:
         deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
         final = stream.get_final_response()
-    assert "".join(deltas) == final.output_text and final.output_text
+    assert final.status == "completed" and "".join(deltas) == final.output_text
+    assert len(json.loads(final.output_text)["greeting"]) <= 12
     assert client.responses.retrieve(final.id).output_text == final.output_text  # a streamed response is stored
 
 
