@@ -28,6 +28,9 @@ def test_chat_streams_exactly_what_the_model_answers(default_model):
     question = "What is the capital of France?"
     out = localcall("chat", question, "--temperature", "0", "--max-tokens", "30")
     assert out.returncode == 0, out.stderr
+    # From an empty cache, as the subprocess starts: a prompt evaluated in other batch splits
+    # (part of it cached by earlier tests) gives slightly different logits, and greedy text can differ.
+    default_model.backend.reset()
     expected = default_model.chat([{"role": "user", "content": question}], temperature=0, max_tokens=30)
     assert out.stdout.strip() == expected.content.strip() and expected.content.strip()
 

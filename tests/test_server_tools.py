@@ -145,9 +145,11 @@ def test_high_risk_tool_is_denied_without_a_policy(tools_server, ran):
         model=MODEL, messages=[{"role": "user", "content": "Delete my shopping note."}],
         tool_choice=named("delete_note"), max_tokens=48, seed=1)
     first = executed(r)[0]
-    assert first["name"] == "delete_note" and first["status"] == "denied" and first["error"]
+    # Refused by the high-risk policy, and said so: nobody was asked, so nobody "declined".
+    assert first["name"] == "delete_note" and first["status"] == "denied_by_policy"
+    assert "no person was asked" in first["error"] and "declined" not in first["content"]
     assert not [c for c in ran[len(before):] if c[0] == "delete_note"]  # it never ran
-    assert tools_server.audit.entries(first["id"])[0].outcome == "denied"
+    assert tools_server.audit.entries(first["id"])[0].outcome == "denied_by_policy"
 
 
 def test_high_risk_tool_runs_when_the_policy_allows(tools_server, ran):

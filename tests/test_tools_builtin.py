@@ -4,7 +4,13 @@ They are exercised through the pipeline, as the model would call them."""
 import asyncio
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
 
 import pytest
 
@@ -188,3 +194,172 @@ def test_file_reader_helps_with_wrong_paths(tools_audit, sandbox):
     assert not ok and "is a directory" in content["error"]
     ok, content = run(reader, tools_audit, path="blob.bin")
     assert not ok and "binary" in content["error"]
+
+
+# --- bounds: no built-in tool can flood the model's context or outlive its call --------------
+
+
+def busy_query_processes() -> list[int]:
+    """This process's children that run SQL queries (sqlquery.py) and are not idle in the pool,
+    waiting for the next query: a query still running, or a process leaked."""
+    from localcall.tools.builtin.database import _WORKERS
+
+    found = []
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+            for pid in f.read().split():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                        line = cmd.read().replace(b"\0", b" ").decode()
+                except FileNotFoundError:
+                    continue
+                if "sqlquery.py" in line:
+                    found.append(int(pid))
+    return sorted(set(found) - set(_WORKERS.idle))
+
+
+def test_sql_huge_values_are_bounded(tools_audit, shop):
+    path, _ = shop
+    query = sql_query_tool(path, time_limit=30)  # room for SQLite 3.40 to spin through its 50 M iterations
+    ok, content = run(query, tools_audit, sql="SELECT printf('%.*c', 50000000, 'x') AS big")
+    assert ok and content["rows"] == [[None]]  # SQLite's length limit: the 50 MB string is never made
+    ok, content = run(query, tools_audit, sql="SELECT zeroblob(1000000000)")
+    assert not ok and "longer than 100000 bytes" in content["error"]
+    ok, content = run(query, tools_audit, sql="SELECT printf('%.*c', 90000, 'y') AS long")
+    [[cell]] = content["rows"]
+    assert ok and cell == "y" * 1000 + "... [truncated: 90000 characters, showing the first 1000]"
+    ok, content = run(query, tools_audit, sql="SELECT " + ", ".join(["1"] * 300))
+    assert not ok and "more than 256 columns" in content["error"]
+
+
+def test_sql_rows_are_bounded_by_bytes(tools_audit, tmp_path):
+    query = sql_query_tool(build_database(tmp_path / "shop.sqlite3"), max_rows=1000, max_bytes=4000)
+    ok, content = run(query, tools_audit, sql="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                                              "LIMIT 500) SELECT x, printf('%.*c', 90, 'z') FROM c")
+    assert ok and content["truncated"] and 0 < content["row_count"] < 500
+    assert content["rows"][-1][0] == content["row_count"]  # the first rows, in order, none skipped
+    assert len(json.dumps(content).encode()) <= 4000 + 200
+
+
+def test_sql_a_single_endless_step_is_killed_with_its_process(tools_audit, shop):
+    """printf('%.*c', 2000000000, 'x') runs two billion iterations inside one step of SQLite's
+    VM: the progress handler never gets a chance. The child process is killed past the time
+    limit; the tool answers with its own error, not the pipeline's timeout, and neither its
+    thread nor its process outlives the call (the processes left are idle ones, for the next queries)."""
+    _, query = shop
+    out = asyncio.run(ToolExecutor([query], audit=tools_audit).execute(
+        ToolCall("c", query.name, json.dumps({"sql": "SELECT length(printf('%.*c', 2000000000, 'x'))"})), "t"))
+    assert out.status == "error" and json.loads(out.content)["error"] == "the query ran longer than 0.5 s"
+    for thread in threading.enumerate():
+        if thread.name == "localcall-query":
+            thread.join(query.timeout)
+            assert not thread.is_alive()
+    assert busy_query_processes() == []
+
+
+def test_sql_many_slow_steps_are_interrupted(tools_audit, shop):
+    _, query = shop
+    ok, content = run(query, tools_audit, sql=(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        "SELECT count(instr(printf('%.*c', 99999 + x - x, 'x'), printf('%.*c', 49999, 'x') || 'y')) FROM c"))
+    assert not ok and content["error"] == "the query ran longer than 0.5 s"
+    assert busy_query_processes() == []
+
+
+@pytest.mark.parametrize("expression, error", [
+    ("round(1, -10**8)", "at most 400 digits"),                 # would compute 10**(10**8)
+    ("(2**4000) * (2**4000)", "too large (over 4096 bits)"),    # an intermediate, not only the result
+    ("(-8) ** (1/3)", "leaves the real numbers"),              # complex
+    ("-" * 499 + "1", "nested too deeply"),
+    ("1e308 * 10", "not a finite number"),
+])
+def test_calculator_bounds(tools_audit, expression, error):
+    ok, content = run(calculator, tools_audit, expression=expression)
+    assert not ok and error in content["error"]
+
+
+@pytest.mark.parametrize("value, error", [
+    ("1e308", "too large to represent"), ("NaN", "finite number"), ("Infinity", "finite number")])
+def test_convert_units_refuses_non_finite_numbers(tools_audit, value, error):
+    """Python's JSON reader takes NaN and Infinity: they must not come back as invalid JSON."""
+    out = asyncio.run(ToolExecutor([convert_units], audit=tools_audit).execute(
+        ToolCall("c", "convert_units", f'{{"value": {value}, "from_unit": "km", "to_unit": "mm"}}'), "t"))
+    assert not out.ok and error in json.loads(out.content)["error"]
+
+
+def test_file_reader_refuses_special_files(tools_audit, sandbox):
+    os.mkfifo(sandbox / "pipe")
+    os.symlink("loop_b", sandbox / "loop_a")
+    os.symlink("loop_a", sandbox / "loop_b")
+    ok, content = run(file_reader(sandbox), tools_audit, path="pipe")  # would block for a writer
+    assert not ok and content["error"] == "'pipe' is not a regular file (a device, pipe or socket)"
+    ok, content = run(file_reader(sandbox), tools_audit, path="loop_a")
+    assert not ok and "loop of symbolic links" in content["error"]
+    ok, content = run(file_reader("/"), tools_audit, path="dev/zero")  # endless
+    assert not ok and content["error"] == "'dev/zero' is not a regular file (a device, pipe or socket)"
+
+
+def test_file_reader_trailing_slash_on_a_file_is_refused(tools_audit, sandbox):
+    ok, content = run(file_reader(sandbox), tools_audit, path="docs/readme.md/")
+    assert not ok and content == {"error": "'docs/readme.md/' ends with a slash, but it is a file, not a directory",
+                                  "suggestion": "to read the file, write 'docs/readme.md'"}
+    assert run(file_reader(sandbox), tools_audit, path="docs/")[1]["error"] == "'docs/' is a directory"
+
+
+def test_file_reader_errors_never_show_the_root(tools_audit, sandbox):
+    os.symlink("loop_b", sandbox / "loop_a")
+    os.symlink("loop_a", sandbox / "loop_b")
+    reader = file_reader(sandbox)
+    for path in ("docs/missing.md", "docs", "blob.bin", "link_out.txt", "loop_a", "docs/readme.md/", "nope/deeper/x",
+                 "docs/readme.md/x", "../x", "/etc/passwd"):
+        ok, content = run(reader, tools_audit, path=path)
+        assert not ok and str(sandbox) not in json.dumps(content), (path, content)
+    assert str(sandbox) not in json.dumps([e.error for e in tools_audit.entries()])
+
+
+def test_file_reader_bounds_what_it_reads_and_lists(tools_audit, sandbox):
+    (sandbox / "big.txt").write_text("line\n" * 1_000_000)
+    (sandbox / "many").mkdir()
+    for i in range(1500):
+        (sandbox / "many" / f"f{i:04}.txt").touch()
+    reader = file_reader(sandbox)
+    out = asyncio.run(ToolExecutor([reader], audit=tools_audit).execute(
+        ToolCall("c", "read_file", json.dumps({"path": "big.txt"})), "t"))
+    content = json.loads(out.content)  # within the tool's own bound: still whole JSON
+    assert out.ok and content["truncated"] and len(content["content"]) == 12_000
+    ok, content = run(reader, tools_audit, path="many/none.txt")
+    listed = content["suggestion"].removeprefix("files near it: ").split(", ")
+    assert not ok and len(listed) == 20 and listed[-1].endswith(" ...")
+
+
+def test_sql_processes_end_with_their_parent(tmp_path):
+    """A crash of the process using the SQL tool leaves no query process behind: an idle one
+    sees its input close and exits."""
+    script = textwrap.dedent("""
+        import sys, time
+        from localcall.tools.builtin.database import _WORKERS, build_database, sql_query_tool
+        query = sql_query_tool(build_database(sys.argv[1]))
+        query(sql="SELECT 1")
+        print(*_WORKERS.idle, flush=True)
+        time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "shop.sqlite3")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        [worker] = map(int, parent.stdout.readline().split())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+    finally:
+        parent.kill()
+    deadline = time.monotonic() + 60  # a hang bound, not a speed claim
+    while process_state(worker) not in (None, "Z"):  # gone, or a zombie waiting for init to reap it
+        assert time.monotonic() < deadline, "the query process outlived its parent"
+        time.sleep(0.05)
+
+
+def process_state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None

@@ -274,6 +274,21 @@ def test_business_rules_run_after_the_schema(tools_audit):
     assert execute(executor, call("pay", {"to": "bob", "amount": 5})).ok
 
 
+def test_a_broken_business_rule_is_a_structured_error(tools_audit):
+    def lookup_limit(args):
+        return {"bob": 10}[args["to"]]  # KeyError for anyone else: a bug in the rule
+
+    @tool(validators=[lookup_limit])
+    def pay(to: str) -> str:
+        """Pay."""
+        return "paid"
+
+    out = execute(ToolExecutor([pay], audit=tools_audit), call("pay", {"to": "carol"}))
+    assert out.status == "invalid_arguments"
+    assert body(out)["error"] == "checking the arguments of pay failed (KeyError: 'carol')"
+    assert rows(tools_audit, "attempt", "outcome") == [(0, "invalid_arguments")]
+
+
 def test_arguments_arrive_typed(tools_audit):
     class Point(BaseModel):
         x: int

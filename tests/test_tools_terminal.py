@@ -64,3 +64,15 @@ def test_max_steps_is_reported(scripted_model, tools_audit):
     out = console()
     run_chat_with_tools(scripted_model(*steps), "loop", [calculator], out, audit=tools_audit, max_steps=2)
     assert "Stopped after 2 steps without a final answer." in out.file.getvalue()
+
+
+def test_streams_the_real_models_answer_once(default_model, tools_audit):
+    """The real default model streams: the answer is printed as it is written, and not a
+    second time at the end. (tool_choice none: whatever state the shared model is in, this
+    step answers rather than calls.)"""
+    out = console()
+    messages = run_chat_with_tools(default_model, "What is the capital of France?", [calculator], out,
+                                   audit=tools_audit, tool_choice="none", temperature=0, max_tokens=30)
+    final = messages[-1]
+    assert final["role"] == "assistant" and final["content"].strip()
+    assert out.file.getvalue().count(final["content"].strip()) == 1

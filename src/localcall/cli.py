@@ -6,6 +6,7 @@ and `localcall models` stay quick.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -23,7 +24,7 @@ ModelOpt = typer.Option(None, "--model", "-m", help="A registry name, a .gguf fi
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, whatever the terminal's width
     raise typer.Exit(1)
 
 
@@ -69,7 +70,8 @@ def chat(
     message: Optional[str] = typer.Argument(None, help="The message; omit it to chat interactively."),
     model: Optional[str] = ModelOpt,
     system: Optional[str] = typer.Option(None, "--system", "-s", help="A system message."),
-    tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module whose @tool functions the model may call."),
+    tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module of tools the model may call: its @tool functions, or else its public annotated functions."),
+    tool_choice: Optional[str] = typer.Option(None, "--tool-choice", help="With --tools: auto (default), required, none, or a tool's name to force that call (first step of each turn)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t"),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -77,14 +79,20 @@ def chat(
     registry: Optional[str] = RegistryOpt,
 ) -> None:
     """Answer a message, streaming the reply as it is generated."""
+    if tools:
+        from .tools import AuditLog
+        from .tools.terminal import load_terminal_tools, run_chat_with_tools
+
+        try:  # before the model loads: a wrong file is told at once
+            toolset, choice = load_terminal_tools(tools, tool_choice)
+        except ValueError as exc:
+            _fail(str(exc))
+        audit = AuditLog()
+    elif tool_choice is not None:
+        _fail("--tool-choice needs --tools")
     chat_model = _load(model, _registry(registry), engine)
     sampling = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
     messages = [{"role": "system", "content": system}] if system else []
-    if tools:
-        from .tools import load_tools
-        from .tools.terminal import run_chat_with_tools
-
-        toolset = load_tools(tools)
     from .runtime.chat import RequestError
 
     prompts = [message] if message is not None else _read_prompts()
@@ -92,7 +100,8 @@ def chat(
         messages.append({"role": "user", "content": prompt})
         try:
             if tools:
-                messages = run_chat_with_tools(chat_model, messages, toolset, console, **sampling)
+                messages = run_chat_with_tools(chat_model, messages, toolset, console, audit=audit,
+                                               tool_choice=choice, **sampling)
             else:
                 messages.append(_stream_reply(chat_model, messages, sampling))
         except RequestError as exc:
@@ -136,15 +145,23 @@ def serve(
                                                 help="Accepted Bearer key, KEY or NAME=KEY (repeatable); NAME is who tool permissions and the audit log see."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Allow requests without a key even when binding beyond loopback."),
     tools: Optional[str] = typer.Option(None, "--tools", help="A Python file or module whose @tool functions the server executes."),
+    no_ui: bool = typer.Option(False, "--no-ui", help="Serve no playground at /."),
+    bench_dir: Optional[Path] = typer.Option(None, "--bench-dir", exists=True, file_okay=False,
+                                             help="Show the `localcall bench` reports in this folder in the playground."),
+    ask_approval: bool = typer.Option(False, "--ask-approval",
+                                      help="High-risk server tools no policy allows wait for Approve/Deny in the playground instead of being refused."),
     registry: Optional[str] = RegistryOpt,
 ) -> None:
-    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
+    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the playground at /."""
     from .server.serve import run
+    from .server.ui import UiSettings
 
     _registry(registry)  # a bad registry is reported here, before the server starts
+    if no_ui and (bench_dir or ask_approval):
+        _fail("--bench-dir and --ask-approval are for the playground, which --no-ui turns off")
     try:
         run(model or [], host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
-            no_auth=no_auth)
+            no_auth=no_auth, ui=None if no_ui else UiSettings(bench_dir=bench_dir), ask_approval=ask_approval)
     except ValueError as exc:  # a refusal to start (no keys off loopback, a bad key, two models one name)
         _fail(str(exc))
 

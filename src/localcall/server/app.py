@@ -36,6 +36,8 @@ from .schemas import (ChatCompletion, ChatRequest, ChoiceLogprobs, LocalcallExte
                       ModelList, completion, completion_id, for_choice, logprob_entries, now, total_usage)
 from .streaming import ChunkWriter
 from .tools import ServerTools
+from .ui import UiSettings, install_ui
+
 
 @dataclass
 class ServerSettings:
@@ -50,6 +52,7 @@ class ServerSettings:
     stream_interval: float = 0.02
     max_body_bytes: int = DEFAULT_MAX_BODY  # larger request bodies get 413 before being read
     responses_db: str | None = None  # SQLite file of stored Responses; None: next to the audit log
+    ui: UiSettings | None = field(default_factory=UiSettings)  # the playground at / (None: --no-ui)
 
 
 def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None = None) -> FastAPI:
@@ -74,6 +77,8 @@ def create_app(models: Mapping[str, ChatModel], settings: ServerSettings | None 
 
     def principal(request: Request) -> str:
         return settings.auth.principal(request.headers.get("authorization"))
+
+    install_ui(app, settings)
 
     @app.get("/health")
     async def health() -> dict:

@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from ..messages import ChatEvent, ChatResult, ContentDelta
 from ..runtime.chat import ChatModel, PreparedRequest
 from ..runtime.sampling import TokenLogprob
+from . import errors
 from .catalog import Catalog
 from .errors import APIError, bad_request
 from .fingerprint import system_fingerprint
@@ -203,7 +204,8 @@ def install(app: FastAPI, catalog: Catalog, settings, principal: Callable[..., s
     @app.post("/v1/completions", response_model=None,
               responses={200: {"model": TextCompletion, "content": {"text/event-stream": {}},
                                "description": "A text completion, or with stream=true its chunks as server-sent "
-                                              "events"}})
+                                              "events"},
+                         **errors.error_responses(400, 401, 404, 413, 429, 503)})
     async def completions(body: CompletionRequest, request: Request, who: str = Depends(principal)) -> Response:
         queue = catalog.get(body.model)
         model = queue.model

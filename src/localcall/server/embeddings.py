@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, field_validator
 
+from . import errors
 from .catalog import Catalog
 from .disconnect import ClientGone, unless_disconnected
 from .errors import bad_request
@@ -81,7 +82,7 @@ def encode(vector: np.ndarray, encoding_format: str) -> list[float] | str:
 def install(app: FastAPI, catalog: Catalog, settings, principal: Callable[..., str]) -> None:
     """Add POST /v1/embeddings to `app`."""
 
-    @app.post("/v1/embeddings", response_model=EmbeddingList)
+    @app.post("/v1/embeddings", response_model=EmbeddingList, responses=errors.error_responses(400, 401, 404, 413))
     async def embeddings(body: EmbeddingRequest, request: Request, who: str = Depends(principal)) -> Response:
         model = catalog.get(body.model).model
         stats = RequestStats(model=body.model, principal=who)

@@ -31,6 +31,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from ..messages import (ChatEvent, ChatResult, ContentDelta, MalformedToolCall, Message, ReasoningDelta,
                         ToolCallDelta, ToolCallEnd, ToolCallStart)
 from ..runtime.sampling import TokenLogprob
+from . import errors
 from .catalog import Catalog
 from .errors import APIError, bad_request
 from .generations import Batch, generations, respond
@@ -421,7 +422,8 @@ def install(app: FastAPI, catalog: Catalog, settings, principal: Callable[..., s
 
     @app.post("/v1/responses", response_model=None,
               responses={200: {"content": {"text/event-stream": {}},
-                               "description": "A Response object, or with stream=true its events"}})
+                               "description": "A Response object, or with stream=true its events"},
+                         **errors.error_responses(400, 401, 404, 413, 429, 503)})
     async def create_response(body: ResponsesRequest, request: Request, who: str = Depends(principal)) -> Response:
         queue = catalog.get(body.model)
         stats = RequestStats(model=body.model, principal=who)
@@ -460,11 +462,11 @@ def install(app: FastAPI, catalog: Catalog, settings, principal: Callable[..., s
         writer = ResponseEventWriter(head, keep) if body.stream else None
         return await respond(request, events, 1, stats, whole, writer)
 
-    @app.get("/v1/responses/{response_id}")
+    @app.get("/v1/responses/{response_id}", responses=errors.error_responses(401, 404))
     async def get_response(response_id: str, who: str = Depends(principal)) -> JSONResponse:
         return JSONResponse(stored(who, response_id).response)
 
-    @app.delete("/v1/responses/{response_id}")
+    @app.delete("/v1/responses/{response_id}", responses=errors.error_responses(401, 404))
     async def delete_response(response_id: str, who: str = Depends(principal)) -> JSONResponse:
         if not store().delete(who, response_id):
             stored(who, response_id)  # raises the 404

@@ -21,8 +21,10 @@ from ..runtime.chat import ChatModel
 from ..runtime.registry import load_registry
 from ..tools import AuditLog, Policy, load_tools
 from .app import ServerSettings, create_app
+from .approvals import PendingApprovals
 from .auth import Auth
 from .tools import ServerTools
+from .ui import UiSettings
 
 log = logging.getLogger("localcall.server")
 
@@ -31,7 +33,8 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
         tools: str | Sequence[str] | None = None, registry: str | os.PathLike | None = None, *,
         no_auth: bool = False, tool_policy: Policy | None = None, high_risk: Policy | None = None,
         audit_path: str | os.PathLike | None = None, max_waiting: int = 8, request_timeout: float = 600.0,
-        default_max_tokens: int | None = 4096, shutdown_grace: float = 5.0) -> None:
+        default_max_tokens: int | None = 4096, shutdown_grace: float = 5.0, ui: UiSettings | None = UiSettings(),
+        ask_approval: bool = False) -> None:
     """Serve until interrupted.
 
     models: registry names or model paths (.gguf files, HF directories); none: the registry's
@@ -44,6 +47,8 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
       high_risk: which principal may run which high-risk tool (none by default).
     audit_path: the SQLite audit log of server tool calls ($LOCALCALL_AUDIT_DB or
       ~/.local/state/localcall/audit.sqlite3 by default).
+    ui: the playground at / (None: none); ask_approval: high-risk calls that high_risk does not
+      allow wait for Approve / Deny in the playground instead of being denied.
     """
     _configure_logging()
     auth = Auth.for_binding(host, api_keys, allow_unauthenticated=no_auth)  # before the slow part
@@ -60,13 +65,16 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
     if tools:
         audit = AuditLog(audit_path)
         server_tools = ServerTools(load_tools(*([tools] if isinstance(tools, str) else tools)), audit=audit,
-                                   policy=tool_policy, high_risk=high_risk)
+                                   policy=tool_policy, high_risk=high_risk,
+                                   approval=PendingApprovals() if ask_approval else None)
         log.info("server-side tools: %s (audit log %s)", ", ".join(server_tools.registry.names), audit.path)
     settings = ServerSettings(auth=auth, max_waiting=max_waiting, request_timeout=request_timeout,
-                              default_max_tokens=default_max_tokens, tools=server_tools)
+                              default_max_tokens=default_max_tokens, tools=server_tools, ui=ui)
     config = uvicorn.Config(create_app(served, settings), host=host, port=port, access_log=False,
                             log_level="info", timeout_graceful_shutdown=shutdown_grace)
     log.info("authentication: %s", "API key required" if auth.required else "none (loopback or --no-auth)")
+    if ui is not None:
+        log.info("playground: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
     try:
         _Server(config).run()
     except KeyboardInterrupt:

@@ -9,8 +9,10 @@ a client tool. What ran is reported in the response's extension field
 `localcall.executed_tool_calls` (one entry per call: id, name, arguments, status, the
 content the model read, the error if any), and in the audit log.
 
-Approval: the server has no one to ask, so a high-risk tool runs only for the principals a
-`high_risk` policy names for it; everyone else's call is denied (and audited as such).
+Approval: a high-risk tool runs at once for the principals a `high_risk` policy names for it.
+Anyone else's call waits for a person's Approve/Deny in the playground when the server asks
+for approval (`approval`, server/approvals.py; audited "denied" when declined); otherwise it
+is denied by policy (status and audit outcome "denied_by_policy": nobody was asked).
 
 Events for the client: content and reasoning deltas of every step as they are generated,
 the client tool calls (renumbered from 0, as if they were the only calls), ToolExecuted as
@@ -29,8 +31,9 @@ from typing import Any, AsyncIterator, Iterable
 
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, Message, ReasoningDelta, ToolCall,
                         ToolCallDelta, ToolCallEnd, ToolCallStart, ToolSpec)
-from ..tools import (Agent, ApprovalRequest, AuditLog, CallFinished, Policy, RunFinished, RunResult, StepStarted, Tool,
+from ..tools import (Agent, AuditLog, CallFinished, Policy, RunFinished, RunResult, StepStarted, Tool,
                      ToolOutcome, ToolRegistry)
+from .approvals import PendingApprovals
 from .errors import bad_request
 from .queue import Failure, ModelQueue, drain
 
@@ -45,20 +48,19 @@ class ToolExecuted:
 
 class ServerTools:
     def __init__(self, tools: ToolRegistry | Iterable[Tool], *, audit: AuditLog, policy: Policy | None = None,
-                 high_risk: Policy | None = None, max_steps: int = 8):
+                 high_risk: Policy | None = None, approval: PendingApprovals | None = None, max_steps: int = 8):
         """policy: which principal (API key name) may use which tool; everyone all by default.
-        high_risk: which principal may run which high-risk tool; nobody by default."""
+        high_risk: which principal may run which high-risk tool unasked; nobody by default.
+        approval: where the other high-risk calls wait for a person; without it they are denied."""
         self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
         self.audit = audit
         self.policy = policy or Policy.allow_all()
         self.high_risk = high_risk or Policy()
+        self.approval = approval
         self.max_steps = max_steps
 
     def available_to(self, principal: str) -> bool:
         return bool(self.policy.visible(principal, self.registry))
-
-    async def _approve(self, request: ApprovalRequest) -> bool:
-        return self.high_risk.allows(request.principal, request.tool)
 
     async def run(self, queue: ModelQueue, messages: list[Message], *, principal: str, client_tools: list[dict],
                   tool_choice: Any, cancel: threading.Event, deadline: float,
@@ -67,8 +69,8 @@ class ServerTools:
         events: asyncio.Queue = asyncio.Queue()
         specs = [ToolSpec.from_openai(t) for t in client_tools]
         model = _QueuedModel(asyncio.get_running_loop(), queue, cancel, deadline, events, {s.name for s in specs})
-        agent = Agent(model, self.registry, policy=self.policy, approve=self._approve, audit=self.audit,
-                      principal=principal, max_steps=self.max_steps)
+        agent = Agent(model, self.registry, policy=self.policy, high_risk=self.high_risk, approve=self.approval,
+                      audit=self.audit, principal=principal, max_steps=self.max_steps)
 
         async def drive() -> None:
             started = False

@@ -7,20 +7,20 @@ and an SQLite audit log (AuditLog), every failure returned to the model as a str
 tool result.
 """
 
-from .agent import (Agent, AgentEvent, CallFinished, CallStarted, ChatModelLike, ModelReplied,
-                    RunFinished, RunResult, StepStarted)
+from .agent import (Agent, AgentEvent, CallFinished, CallStarted, ChatModelLike, ModelDelta, ModelReplied,
+                    RepeatSkipped, RunFinished, RunResult, StepStarted)
 from .approval import ApprovalRequest, Approver
 from .audit import AuditEntry, AuditLog, default_audit_path
 from .definition import NO_RETRY, RetryPolicy, Tool, tool
 from .outcome import ToolError, ToolOutcome, ToolTimeout, TransientError
 from .pipeline import ToolExecutor
 from .policy import Policy
-from .registry import DuplicateToolError, ToolRegistry, load_tools
+from .registry import DuplicateToolError, ToolLoadError, ToolRegistry, load_tools
 
 __all__ = [
     "Agent", "AgentEvent", "ApprovalRequest", "Approver", "AuditEntry", "AuditLog", "CallFinished",
-    "CallStarted", "ChatModelLike", "DuplicateToolError", "ModelReplied", "NO_RETRY", "Policy",
-    "RetryPolicy", "RunFinished", "RunResult", "StepStarted", "Tool", "ToolError", "ToolExecutor",
-    "ToolOutcome", "ToolRegistry", "ToolTimeout", "TransientError", "default_audit_path",
-    "load_tools", "tool",
+    "CallStarted", "ChatModelLike", "DuplicateToolError", "ModelDelta", "ModelReplied", "NO_RETRY", "Policy",
+    "RepeatSkipped", "RetryPolicy", "RunFinished", "RunResult", "StepStarted", "Tool", "ToolError",
+    "ToolExecutor", "ToolLoadError", "ToolOutcome", "ToolRegistry", "ToolTimeout", "TransientError",
+    "default_audit_path", "load_tools", "tool",
 ]

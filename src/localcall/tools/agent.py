@@ -8,18 +8,22 @@ all repeat calls already answered in this run is not executed again: the model i
 its answer (tool_choice="none") from the results it already has.
 
 The loop is an async generator of events (astream); everything else is a view of it: run
-and arun return its last event's RunResult, events() iterates it from sync code.
+and arun return its last event's RunResult, events() iterates it from sync code. With
+stream=True and a model that can stream (ChatModel.stream), each reply's pieces come as
+ModelDelta events while it is generated (the terminal prints the answer token by token).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import threading
 from contextlib import aclosing
 from dataclasses import dataclass, field, fields
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Literal, Protocol, Sequence, Union
 
-from ..messages import ChatResult, Message, ToolCall, ToolChoice, ToolSpec, Usage
+from ..messages import ChatEvent, ChatResult, Finished, Message, ToolCall, ToolChoice, ToolSpec, Usage
 from .approval import Approver
 from .audit import AuditLog
 from .definition import Tool
@@ -30,7 +34,8 @@ from .registry import ToolRegistry
 
 
 class ChatModelLike(Protocol):
-    """What the loop needs from a model: runtime.chat.ChatModel, a remote client, a test double."""
+    """What the loop needs from a model: runtime.chat.ChatModel, a remote client, a test double.
+    A model that also has ChatModel's `stream(messages, *, cancel, **request)` can be streamed."""
 
     def chat(self, messages: list[Message], *, tools: list[ToolSpec] | None = None,
              tool_choice: Any = "auto", **options: Any) -> ChatResult: ...
@@ -69,6 +74,24 @@ class StepStarted:
 
 
 @dataclass
+class ModelDelta:
+    """A piece of the reply being generated (stream=True): ContentDelta, ReasoningDelta or a
+    tool call's ToolCallStart/Delta/End. ModelReplied follows with the whole reply."""
+
+    step: int
+    event: ChatEvent
+
+
+@dataclass
+class RepeatSkipped:
+    """The reply only repeated calls already answered in this run: they are not run again,
+    and the model is asked for its answer (its pieces, when streaming, follow anew)."""
+
+    step: int
+    result: ChatResult
+
+
+@dataclass
 class ModelReplied:
     step: int
     result: ChatResult
@@ -94,20 +117,23 @@ class RunFinished:
     result: RunResult
 
 
-AgentEvent = Union[StepStarted, ModelReplied, CallStarted, CallFinished, RunFinished]
+AgentEvent = Union[StepStarted, ModelDelta, RepeatSkipped, ModelReplied, CallStarted, CallFinished, RunFinished]
 
 
 class Agent:
     def __init__(self, model: ChatModelLike, tools: ToolRegistry | Iterable[Tool | Callable] = (), *,
                  policy: Policy | None = None, approve: Approver | None = None,
-                 audit: AuditLog | None = None, principal: str = "local", max_steps: int = 8):
-        """tools: Tools, plain functions (wrapped with @tool) or a registry. audit: where the
-        calls are logged; by default the file default_audit_path() names."""
+                 high_risk: Policy | None = None, audit: AuditLog | None = None, principal: str = "local",
+                 max_steps: int = 8):
+        """tools: Tools, plain functions (wrapped with @tool) or a registry. policy, approve,
+        high_risk: see ToolExecutor. audit: where the calls are logged; by default the file
+        default_audit_path() names."""
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
         self.model = model
         registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
-        self.executor = ToolExecutor(registry, audit=audit or AuditLog(), policy=policy, approve=approve)
+        self.executor = ToolExecutor(registry, audit=audit or AuditLog(), policy=policy, approve=approve,
+                                     high_risk=high_risk)
         self.principal = principal
         self.max_steps = max_steps
 
@@ -146,7 +172,8 @@ class Agent:
 
     async def astream(self, messages: list[Message] | str, *, principal: str | None = None,
                       client_tools: Sequence[ToolSpec] = (), tool_choice: Any = "auto",
-                      max_steps: int | None = None, **chat_options: Any) -> AsyncIterator[AgentEvent]:
+                      max_steps: int | None = None, stream: bool = False,
+                      **chat_options: Any) -> AsyncIterator[AgentEvent]:
         """The loop, as events; the last one is RunFinished.
 
         principal: who the calls run for (policy, approval, audit); the agent's by default.
@@ -154,6 +181,7 @@ class Agent:
           client-defined tools); a call to one ends the run with status "client_tool_calls".
         tool_choice: for the first step only; later steps use "auto", or "required" would
           never let the model answer.
+        stream: yield ModelDelta events as each reply is generated, if the model can stream.
         chat_options: passed to model.chat (temperature, max_tokens, seed, parallel_tool_calls...).
         """
         principal = principal or self.principal
@@ -171,17 +199,23 @@ class Agent:
                                          result.finish_reason, usage, input_length))
 
         answered: set[tuple[str, str]] = set()
+        streaming = stream and callable(getattr(self.model, "stream", None))
         for step in range(1, budget + 1):
             yield StepStarted(step)
-            result = await asyncio.to_thread(self.model.chat, list(transcript), tools=specs or None,
-                                             tool_choice=tool_choice if step == 1 else "auto",
-                                             **chat_options)
+            ask = functools.partial(self._reply, step, transcript, specs, streaming, chat_options)
+            async with aclosing(ask(tool_choice if step == 1 else "auto")) as reply:
+                async for result in reply:
+                    if isinstance(result, ModelDelta):
+                        yield result
             if result.tool_calls and all(_key(c) in answered for c in result.tool_calls):
                 # Every call repeats one already answered: small models loop like this. The
                 # results are in the transcript; ask for the answer instead of running them again.
                 usage = _add(usage, result.usage)
-                result = await asyncio.to_thread(self.model.chat, list(transcript), tools=specs or None,
-                                                 tool_choice="none", **chat_options)
+                yield RepeatSkipped(step, result)
+                async with aclosing(ask("none")) as reply:
+                    async for result in reply:
+                        if isinstance(result, ModelDelta):
+                            yield result
             usage = _add(usage, result.usage)
             yield ModelReplied(step, result)
             message = result.message()
@@ -205,6 +239,41 @@ class Agent:
                 yield finish("client_tool_calls", theirs)
                 return
         yield finish("max_steps")
+
+    async def _reply(self, step: int, transcript: list[Message], specs: list[ToolSpec], streaming: bool,
+                     options: dict[str, Any], tool_choice: Any) -> AsyncIterator[ModelDelta | ChatResult]:
+        """One model call: ModelDelta events while it generates (when streaming), then its ChatResult."""
+        request = {"tools": specs or None, "tool_choice": tool_choice, **options}
+        if not streaming:
+            yield await asyncio.to_thread(self.model.chat, list(transcript), **request)
+            return
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue = asyncio.Queue()
+        cancel = threading.Event()
+
+        def generate() -> None:  # in a thread: the model's stream is a blocking iterator
+            try:
+                for event in self.model.stream(list(transcript), cancel=cancel, **request):
+                    loop.call_soon_threadsafe(pieces.put_nowait, event)
+                    if isinstance(event, Finished):
+                        return
+                raise RuntimeError("the model's stream ended without its result")
+            except BaseException as exc:  # handed to the loop, which raises it
+                loop.call_soon_threadsafe(pieces.put_nowait, exc)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(generate))
+        try:
+            while True:
+                event = await pieces.get()
+                if isinstance(event, BaseException):
+                    raise event
+                if isinstance(event, Finished):
+                    yield event.result
+                    return
+                yield ModelDelta(step, event)
+        finally:
+            cancel.set()  # a consumer that stopped early stops the generation between tokens
+            await asyncio.wait({worker})
 
     async def _execute(self, step: int, calls: list[tuple[int, ToolCall]],
                        principal: str) -> AsyncIterator[CallStarted | CallFinished]:

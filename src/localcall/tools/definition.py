@@ -28,6 +28,7 @@ RISKS = ("low", "medium", "high")
 # A business rule: gets the validated arguments, raises ToolError or ValueError to refuse them.
 Validator = Callable[[dict[str, Any]], None]
 Handler = Callable[..., Union[Any, Awaitable[Any]]]
+DEFAULT_MAX_RESULT_BYTES = 16_384
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what the OpenAI API accepts as a function name
 
 
@@ -73,6 +74,9 @@ class Tool:
     fn: Handler
     risk: Risk = "low"  # "high": a human approves each call
     timeout: float | None = 30.0  # seconds per attempt; None waits for ever
+    # Of the result the model reads (and the audit log keeps); past it the text is cut, with a
+    # note saying how much there was. About 4,000 tokens: a small model's context is short.
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     fallback: Tool | str | None = None  # a Tool, or the name of one in the registry
     validators: tuple[Validator, ...] = ()
@@ -88,6 +92,8 @@ class Tool:
         if self.parameters.get("type") != "object":
             raise ValueError(f"tool {self.name!r}: parameters must be a JSON schema of type object")
         Draft202012Validator.check_schema(self.parameters)
+        if self.max_result_bytes < 256:
+            raise ValueError(f"tool {self.name!r}: max_result_bytes must be at least 256")
 
     def __call__(self, *args, **kwargs):
         """The decorated function stays callable as it was."""
@@ -119,7 +125,8 @@ class Tool:
 def tool(fn: Handler | None = None, *, name: str | None = None, description: str | None = None,
          parameters: dict | None = None, risk: Risk = "low", timeout: float | None = 30.0,
          retry: RetryPolicy | None = None, fallback: Tool | str | None = None,
-         validators: tuple[Validator, ...] | list[Validator] = ()):
+         validators: tuple[Validator, ...] | list[Validator] = (),
+         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES):
     """`@tool` or `@tool(risk="high", timeout=5, ...)` on a function; see Tool for the options.
 
     With `parameters` the schema is taken as given and the handler is called with the JSON
@@ -137,6 +144,7 @@ def tool(fn: Handler | None = None, *, name: str | None = None, description: str
             schema = copy.deepcopy(parameters)
         return Tool(name=tool_name, description=description or doc_description, parameters=schema,
                     fn=fn, risk=risk, timeout=timeout, retry=retry or RetryPolicy(),
-                    fallback=fallback, validators=tuple(validators), arguments=model)
+                    fallback=fallback, validators=tuple(validators), arguments=model,
+                    max_result_bytes=max_result_bytes)
 
     return build if fn is None else build(fn)

@@ -18,8 +18,12 @@ from ..messages import Message
 
 # ok: the tool (or its fallback) returned a value. The rest name the layer that stopped it,
 # the same words the audit log uses, so a row and an outcome can be read side by side.
+# denied: the approval step said no (a person declined, or there was no one to ask);
+# denied_by_policy: a high-risk policy does not name the caller, and nobody was asked.
 Status = Literal["ok", "error", "timeout", "not_serializable", "invalid_arguments",
-                 "unknown_tool", "refused", "denied"]
+                 "unknown_tool", "refused", "denied", "denied_by_policy"]
+
+MAX_ERROR_BYTES = 2048  # of an error or a suggestion the model reads (an exception can be huge)
 
 
 class ToolError(Exception):
@@ -55,6 +59,8 @@ class ToolOutcome:
     @classmethod
     def failure(cls, call_id: str, name: str, status: Status, error: str, suggestion: str | None,
                 attempts: int = 0) -> ToolOutcome:
+        error = bounded(error, MAX_ERROR_BYTES)
+        suggestion = bounded(suggestion, MAX_ERROR_BYTES) if suggestion else suggestion
         body = {"error": error, **({"suggestion": suggestion} if suggestion else {})}
         return cls(call_id, name, status, json.dumps(body, ensure_ascii=False), error=error,
                    suggestion=suggestion, attempts=attempts)
@@ -75,3 +81,16 @@ def to_content(value: Any) -> str:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def bounded(text: str, limit: int) -> str:
+    """text, or its first `limit` bytes of UTF-8 followed by a note the model can read:
+    '... [truncated: 50000000 bytes, showing the first 16384]'. Cut on a character boundary."""
+    if len(text) * 4 <= limit:  # UTF-8 spends at most 4 bytes a character: no need to encode
+        return text
+    data = text.encode("utf-8", errors="surrogatepass")
+    if len(data) <= limit:
+        return text
+    head = data[:limit].decode("utf-8", errors="ignore")
+    shown = len(head.encode("utf-8", errors="surrogatepass"))
+    return f"{head}... [truncated: {len(data)} bytes, showing the first {shown}]"

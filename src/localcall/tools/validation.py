@@ -54,6 +54,9 @@ def validate_arguments(t: Tool, raw: str) -> dict[str, Any]:
             raise ArgumentError(exc.error, exc.suggestion or "change the arguments") from None
         except ValueError as exc:
             raise ArgumentError(f"arguments rejected by {t.name}: {exc}", "change the arguments") from None
+        except Exception as exc:  # a broken rule is the tool's fault, but must not end the loop either
+            raise ArgumentError(f"checking the arguments of {t.name} failed ({type(exc).__name__}: {exc})",
+                                "try other arguments, or answer without this tool") from None
     return kwargs
 
 

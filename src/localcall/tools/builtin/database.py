@@ -2,8 +2,14 @@
 
 Writes are refused three times over: the statement must start as a query, an authorizer
 lets SQLite only read (so "WITH ... DELETE" or ATTACH fail however they are spelt), and the
-file is opened read-only (`mode=ro`). A progress handler stops a runaway query at its time
-limit, so even a recursive CTE cannot hold the thread.
+file is opened read-only (`mode=ro`).
+
+Bounds, so that no query can hold a thread or flood the model's context: each query runs in
+a child process (sqlquery.py, kept between calls by sqlworkers.py) where SQLite interrupts it
+at the time limit, and the process is killed a second later if a single step of SQLite's
+runs on; every value SQLite makes or reads is
+at most max_value_bytes; the result is at most max_rows rows and max_bytes of JSON, a long
+text cell cut with a note, a blob shown as its size, `truncated` saying rows were left out.
 """
 
 from __future__ import annotations
@@ -13,17 +19,19 @@ import os
 import re
 import sqlite3
 import tempfile
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 from ..definition import NO_RETRY, Tool, tool
 from ..outcome import ToolError
+from .sqlquery import MAX_COLUMNS, MAX_VALUE_BYTES, connect_read_only, open_read_only
+from .sqlworkers import QueryWorkers
+
+__all__ = ["build_database", "connect_read_only", "demo_database", "describe", "query_database", "sql_query_tool"]
 
 DEMO_SQL = Path(__file__).with_name("demo.sql")
+KILL_MARGIN = 1.0  # seconds past the time limit before the query process is killed
+_WORKERS = QueryWorkers()
 _QUERY_START = re.compile(r"^\s*(SELECT|WITH|VALUES)\b", re.IGNORECASE)
-_READ_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                 sqlite3.SQLITE_RECURSIVE}
 
 
 def build_database(path: str | os.PathLike, script: Path = DEMO_SQL) -> Path:
@@ -58,25 +66,10 @@ def demo_database() -> Path:
     raise OSError(f"cannot create the demo database in {cache} nor in the temp folder")
 
 
-def _open_read_only(path: str | os.PathLike) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True)
-
-
-def connect_read_only(path: str | os.PathLike, time_limit: float | None = None) -> sqlite3.Connection:
-    """The connection a model's query runs on: read-only file, read-only authorizer."""
-    db = _open_read_only(path)
-    db.execute("PRAGMA query_only = ON")  # before the authorizer, which forbids PRAGMA
-    db.set_authorizer(lambda action, *_: sqlite3.SQLITE_OK if action in _READ_ACTIONS else sqlite3.SQLITE_DENY)
-    if time_limit is not None:
-        deadline = time.monotonic() + time_limit
-        db.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
-    return db
-
-
 def describe(path: str | os.PathLike) -> str:
     """'table(column type, ...)' per table, for the tool description: the model must know
     the names to write a query."""
-    with _open_read_only(path) as db:  # our own query: the model's restrictions are not needed
+    with open_read_only(path) as db:  # our own query: the model's restrictions are not needed
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         parts = []
@@ -88,10 +81,14 @@ def describe(path: str | os.PathLike) -> str:
 
 
 def sql_query_tool(path: str | os.PathLike, *, name: str = "query_database", max_rows: int = 100,
-                   time_limit: float = 2.0) -> Tool:
-    """A tool that runs one read-only SQL query against the SQLite file at `path`."""
-    path = Path(path)
+                   max_bytes: int = 12_000, time_limit: float = 2.0,
+                   max_value_bytes: int = MAX_VALUE_BYTES) -> Tool:
+    """A tool that runs one read-only SQL query against the SQLite file at `path`: at most
+    max_rows rows and max_bytes of JSON back, time_limit seconds, values of max_value_bytes."""
+    path = Path(path).resolve()
     schema = describe(path)
+    limits = {"time_limit": time_limit, "max_rows": max_rows, "max_bytes": max_bytes,
+              "max_value_bytes": max_value_bytes}
 
     def query(sql: str) -> dict:
         """
@@ -101,34 +98,35 @@ def sql_query_tool(path: str | os.PathLike, *, name: str = "query_database", max
         if not _QUERY_START.match(sql):
             raise ToolError("only read-only queries (SELECT, WITH, VALUES) are allowed",
                             "write a single SELECT statement; this database cannot be changed")
-        db = connect_read_only(path, time_limit)
-        try:
-            cursor = db.execute(sql)
-            rows = cursor.fetchmany(max_rows + 1)
-            columns = [c[0] for c in cursor.description or ()]
-        except (sqlite3.Error, sqlite3.Warning) as exc:
-            message = str(exc)
-            if "one statement at a time" in message:
-                raise ToolError("only one statement can be run per call", "send exactly one SELECT") from None
-            if "not authorized" in message or "readonly" in message:
-                raise ToolError("the query tried to change the database or read outside it, which "
-                                "is not allowed", "write a plain SELECT over the listed tables") from None
-            if "interrupted" in message:
-                raise ToolError(f"the query ran longer than {time_limit:g} s",
-                                "add a WHERE clause or a LIMIT") from None
-            raise ToolError(f"SQL error: {message}", f"the tables are: {schema}") from None
-        finally:
-            db.close()
-        return {"columns": columns, "rows": [[_json_value(v) for v in row] for row in rows[:max_rows]],
-                "row_count": min(len(rows), max_rows), "truncated": len(rows) > max_rows}
+        answer = _WORKERS.run({"path": str(path), "sql": sql, **limits}, time_limit + KILL_MARGIN)
+        if "error" in answer:
+            raise _explain(answer["error"], time_limit, max_value_bytes, schema)
+        return {"columns": answer["columns"], "rows": answer["rows"], "row_count": len(answer["rows"]),
+                "truncated": answer["truncated"]}
 
-    return tool(query, name=name, retry=NO_RETRY, timeout=time_limit + 3,
+    return tool(query, name=name, retry=NO_RETRY, timeout=time_limit + KILL_MARGIN + 2,
+                max_result_bytes=max_bytes + 1024,
                 description=f"Run one read-only SQL query (SQLite) to look up data; it cannot "
                             f"change anything. Returns at most {max_rows} rows. Tables: {schema}.")
 
 
-def _json_value(value):
-    return f"<{len(value)} bytes>" if isinstance(value, bytes) else value
+def _explain(message: str, time_limit: float, max_value_bytes: int, schema: str) -> ToolError:
+    """SQLite's message → what the model is told."""
+    if "one statement at a time" in message:
+        return ToolError("only one statement can be run per call", "send exactly one SELECT")
+    if "not authorized" in message or "readonly" in message:
+        return ToolError("the query tried to change the database or read outside it, which "
+                         "is not allowed", "write a plain SELECT over the listed tables")
+    if "interrupted" in message:
+        return ToolError(f"the query ran longer than {time_limit:g} s", "add a WHERE clause or a LIMIT")
+    if "too big" in message:
+        return ToolError(f"a value in the query is longer than {max_value_bytes} bytes, the most this tool handles",
+                         "select length() of a long column, or build shorter values")
+    if "too many columns" in message:
+        return ToolError(f"the query has more than {MAX_COLUMNS} columns", "select fewer columns")
+    if "out of memory" in message:
+        return ToolError("the query needed more memory than this tool allows", "select less data")
+    return ToolError(f"SQL error: {message}", f"the tables are: {schema}")
 
 
 query_database = sql_query_tool(demo_database())

@@ -4,6 +4,7 @@ ones; a rule checks that both belong to the same dimension."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from ..definition import NO_RETRY, tool
@@ -27,6 +28,11 @@ _DIMENSION = {u: d for d, units in _FACTORS.items() for u in units} | {u: "tempe
 Unit = Literal[tuple(_DIMENSION)]
 
 
+def _finite(args: dict[str, Any]) -> None:
+    if not math.isfinite(args["value"]):
+        raise ToolError(f"the value must be a finite number, not {args['value']}", "give a number such as 12.5")
+
+
 def _same_dimension(args: dict[str, Any]) -> None:
     source, target = _DIMENSION[args["from_unit"]], _DIMENSION[args["to_unit"]]
     if source != target:
@@ -43,7 +49,7 @@ def _from_kelvin(value: float, unit: str) -> float:
     return {"C": value - 273.15, "F": (value - 273.15) * 9 / 5 + 32, "K": value}[unit]
 
 
-@tool(retry=NO_RETRY, timeout=5, validators=[_same_dimension])
+@tool(retry=NO_RETRY, timeout=5, validators=[_finite, _same_dimension])
 def convert_units(value: float, from_unit: Unit, to_unit: Unit) -> dict:
     """Convert a quantity from one unit to another of the same kind (length, mass, volume,
     time, speed, data size, temperature).
@@ -58,5 +64,7 @@ def convert_units(value: float, from_unit: Unit, to_unit: Unit) -> dict:
         result = _from_kelvin(_to_kelvin(value, from_unit), to_unit)
     else:
         result = value * _FACTORS[dimension][from_unit] / _FACTORS[dimension][to_unit]
+    if not math.isfinite(result):
+        raise ToolError(f"{value} {from_unit} in {to_unit} is too large to represent", "use a smaller value")
     return {"value": value, "from_unit": from_unit, "to_unit": to_unit,
             "result": float(f"{result:.12g}")}  # drop float noise like 0.30000000000000004
