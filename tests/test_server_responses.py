@@ -119,10 +119,16 @@ def test_stream_events_of_a_call(client):
 
 
 def test_stream_helper_text_and_stored(client):
-    with client.responses.stream(model=MODEL, input="Say hello.", max_output_tokens=40) as stream:
+    # A bounded format, so the answer ends within max_output_tokens (the helper wants response.completed).
+    short = {"type": "json_schema", "name": "greeting", "strict": True,
+             "schema": {"type": "object", "properties": {"greeting": {"type": "string", "maxLength": 12}},
+                        "required": ["greeting"], "additionalProperties": False}}
+    with client.responses.stream(model=MODEL, input="Say hello.", max_output_tokens=40,
+                                 text={"format": short}) as stream:
         deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
         final = stream.get_final_response()
-    assert "".join(deltas) == final.output_text and final.output_text
+    assert final.status == "completed" and "".join(deltas) == final.output_text
+    assert len(json.loads(final.output_text)["greeting"]) <= 12
     assert client.responses.retrieve(final.id).output_text == final.output_text  # a streamed response is stored
 
 
@@ -168,6 +174,8 @@ def test_get_and_delete_stored_responses(server, client):
     ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}, "input[0].content"),
     ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0]"),
     ({"tool_choice": {"type": "function", "name": "get_stock"}, "tools": [WEATHER]}, "tool_choice"),
+    ({"tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_stock"}]},
+      "tools": [WEATHER]}, "tool_choice"),
     ({"max_output_tokens": 0}, "max_output_tokens"),
 ])
 def test_refused(client, extra, param):
@@ -180,3 +188,52 @@ def test_hosted_tools_are_refused_by_name(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model=MODEL, input="hi", tools=[{"type": "web_search"}])
     assert "'web_search'" in info.value.message and info.value.param == "tools[0]"
+
+
+# --- API keys and server-side tools --------------------------------------------------------
+
+KEYS = {"alice": "sk-alice", "bob": "sk-bob"}
+
+
+@pytest.fixture(scope="module")
+def keyed(start_server, default_model, tmp_path_factory):
+    """Two API keys, one server-side tool, a store of its own."""
+    from localcall.server import ServerSettings
+    from localcall.server.auth import Auth
+    from localcall.server.tools import ServerTools
+    from localcall.tools import AuditLog, tool
+
+    def get_weather(city: str) -> dict:
+        return {"city": city, "temperature_c": 21}
+
+    weather = tool(get_weather, description="The current weather in a city.", parameters=WEATHER["parameters"])
+    where = tmp_path_factory.mktemp("keyed")
+    audit = AuditLog(where / "audit.sqlite3")
+    server = start_server({MODEL: default_model}, ServerSettings(
+        auth=Auth.for_binding("127.0.0.1", [f"{n}={k}" for n, k in KEYS.items()]), request_timeout=300,
+        default_max_tokens=48, tools=ServerTools([weather], audit=audit, max_steps=2),
+        responses_db=str(where / "responses.sqlite3")))
+    yield {name: server.client(api_key=key) for name, key in KEYS.items()}
+    audit.close()
+
+
+def test_a_stored_response_belongs_to_its_key(keyed):
+    alice, bob = keyed["alice"], keyed["bob"]
+    r = alice.responses.create(model=MODEL, input="Say hi.", max_output_tokens=4, tool_choice="none")
+    assert alice.responses.retrieve(r.id).id == r.id
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.retrieve(r.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.delete(r.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.create(model=MODEL, input="more", previous_response_id=r.id, max_output_tokens=4)
+    assert alice.responses.retrieve(r.id).id == r.id  # bob's delete removed nothing
+
+
+def test_server_tools_run_on_the_responses_api(keyed):
+    r = keyed["alice"].responses.create(model=MODEL, input="What is the weather in Paris?", max_output_tokens=48,
+                                        tool_choice=FORCE_WEATHER)
+    ran = r.model_extra["localcall"]["executed_tool_calls"]
+    assert ran[0]["name"] == "get_weather" and ran[0]["status"] == "ok"
+    assert json.loads(ran[0]["content"])["temperature_c"] == 21
+    assert not calls_of(r)  # the server ran it: no call goes back to the client

@@ -171,13 +171,12 @@ class ResponsesRequest(_Request):
 
     @field_validator("tool_choice")
     @classmethod
-    def _among_tools(cls, value: Any, info) -> Any:
+    def _allowed_among_tools(cls, value: Any, info) -> Any:
+        # A named choice may name a server-side tool: the runtime checks it against all of them.
         offered = {t.name for t in info.data.get("tools") or ()}
-        named = [value] if isinstance(value, NamedFunctionChoice) else \
-            value.tools if isinstance(value, AllowedToolsChoice) else []
-        for choice in named:
+        for i, choice in enumerate(value.tools if isinstance(value, AllowedToolsChoice) else ()):
             if choice.name not in offered:
-                raise ValueError(f"tool_choice names {choice.name!r}, which is not among the tools")
+                raise ValueError(f"allowed_tools tools[{i}] names {choice.name!r}, which is not among the tools")
         return value
 
     def conversation(self) -> list[Message]:
