@@ -199,3 +199,15 @@ def test_an_engine_error_mid_stream_ends_the_stream_with_an_error(faulty_server)
     assert events[-1] == "[DONE]"
     assert json.loads(events[-2])["error"]["code"] == "grammar_engine_error"
     assert any(json.loads(e).get("choices", [{}])[0].get("delta", {}).get("content") for e in events[:-2])
+
+
+def test_tool_choice_none_with_a_response_format_answers_in_that_format(openai_client):
+    """The Agents SDK's output_type after a tool call: tools offered, none chosen, a schema asked."""
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}}, "required": ["city"],
+              "additionalProperties": False}
+    r = openai_client.chat.completions.create(
+        model=MODEL, messages=history(), tools=[WEATHER], tool_choice="none", max_tokens=48, seed=1,
+        response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}})
+    choice = r.choices[0]
+    assert choice.message.tool_calls is None and choice.finish_reason == "stop"
+    jsonschema.validate(json.loads(choice.message.content), schema)

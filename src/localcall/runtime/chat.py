@@ -123,8 +123,9 @@ class ChatModel:
             raise RequestError(f"tool_choice names {choice.name!r}, which is not among the tools", "tool_choice")
         syntax = self.format.call_syntax(self.backend.special)
         # "none" hides the tools, except where answers are JSON anyway (the generic family):
-        # there the prompt keeps its protocol and the grammar allows only the answer form.
-        offered = specs if choice.mode != "none" or syntax.answer_schema is not None else []
+        # there the prompt keeps its protocol and the grammar allows only the answer form,
+        # unless the request asks for its own answer form (response_format).
+        offered = specs if choice.mode != "none" or (syntax.answer_schema is not None and not response_format) else []
         # Such a family keeps its protocol, answer form only, in a request without tools that
         # follows calls (formats/generic.py says why): its history shows calls as JSON.
         answer_only = (syntax.answer_schema is not None and not offered and formats.uses_tools(messages, None)
