@@ -23,7 +23,9 @@ class CallSyntax:
     {name_key: NAME, args_key: ARGS} ("json"), NAME + args_marker + ARGS ("name_args"), or
     NAME + args_marker + one block per argument ("xml_params"): param_start + KEY +
     param_name_end + VALUE + param_end, where a string VALUE is the raw text and any other
-    value is JSON (Qwen3-Coder's <parameter=KEY>).
+    value is JSON (Qwen3-Coder's <parameter=KEY>), or NAME + args_marker + the arguments in
+    Gemma 4's value syntax ("gemma": {key:value,...}, keys sorted, strings between
+    string_quote, other values as in JSON).
 
     trigger: in tool_choice="auto" the model writes free text until this text appears; from
     there the section is constrained. It is a prefix of section_start + call_start. An empty
@@ -38,7 +40,7 @@ class CallSyntax:
     call_end: str = ""
     separator: str = ""
     section_end: str = ""
-    body: Literal["json", "name_args", "xml_params"] = "json"
+    body: Literal["json", "name_args", "xml_params", "gemma"] = "json"
     name_key: str = "name"
     args_key: str = "arguments"
     args_marker: str = ""
@@ -46,6 +48,7 @@ class CallSyntax:
     param_name_end: str = ""
     param_end: str = ""
     optional_newlines: bool = False  # xml_params: each newline of the markers may be left out
+    string_quote: str = ""  # gemma: what opens and closes a string
     answer_schema: dict | None = None
 
 

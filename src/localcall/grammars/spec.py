@@ -187,6 +187,10 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
         if syntax.optional_newlines:  # the model may lay the markers out on lines or not (GLM)
             lit = _optional_newlines(lit)
         body = Seq((lit(tool.name), lit(syntax.args_marker), xml_params_node(syntax, tool, lit)))
+    elif syntax.body == "gemma":
+        where = f"tool {tool.name!r} parameters"
+        body = Seq((lit(tool.name), lit(syntax.args_marker), _gemma_value(tool.parameters, lit(syntax.string_quote),
+                                                                          lit, where, "")))
     elif syntax.body == "name_args":
         body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
     else:
@@ -252,6 +256,62 @@ def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str) -> N
             return Seq((RawText(marker, *bounds), lit(end[end.index(marker) + len(marker):])))
         return RawText(end, *bounds)
     return Seq((json_node(schema), lit(end)))
+
+
+def _gemma_value(schema, quote: Node, lit, where: str, path: str) -> Node:
+    """A value in Gemma 4's syntax matching `schema`: strings between quote tokens, objects
+    as {key:value,...} with unquoted keys in sorted order, arrays as [a,b]; numbers,
+    booleans and null as in JSON."""
+    if not isinstance(schema, dict):
+        schema = {}
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return Alt(tuple(_gemma_value(s, quote, lit, where, f"{path}/{key}/{i}") for i, s in enumerate(schema[key])))
+    if is_raw_string(schema):
+        if "enum" in schema or "const" in schema:
+            options = schema["enum"] if "enum" in schema else [schema["const"]]
+            return Seq((quote, Alt(tuple(lit(o) for o in options)), quote))
+        for keyword in ("pattern", "format"):
+            if keyword in schema:
+                raise SchemaError(f"{keyword!r} cannot be enforced on a string of this model's call syntax",
+                                  where=where, path=path)
+        return Seq((quote, RawText("", int(schema.get("minLength", 0)), schema.get("maxLength")), quote))
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return _gemma_object(schema, quote, lit, where, path)
+    if kind == "array":
+        item = _gemma_value(schema.get("items", {}), quote, lit, where, f"{path}/items")
+        low, high = int(schema.get("minItems", 0)), schema.get("maxItems")
+        items = Repeat(item, Lit(","), min=max(low, 1), max=high)
+        return Seq((Lit("["), items if low else Optional_(items), Lit("]")))
+    if kind in ("integer", "number", "boolean", "null") or "enum" in schema or "const" in schema:
+        return json_node(schema)
+    raise SchemaError("this model's call syntax needs a type for every value (string, number, integer, "
+                      "boolean, null, object or array)", where=where, path=path or "(root)")
+
+
+def _gemma_object(schema: dict, quote: Node, lit, where: str, path: str) -> Node:
+    """{key:value,...}: the listed properties in sorted order (as the template writes them),
+    each required one present, commas only between the ones present."""
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", ()))
+    keys = sorted(properties)
+    items = [Seq((lit(k + ":"), _gemma_value(properties[k], quote, lit, where, f"{path}/properties/{k}")))
+             for k in keys]
+
+    def rest(start: int) -> list[Node]:  # the items after a present one, each led by its comma
+        return [Seq((Lit(","), items[i])) if keys[i] in required else Optional_(Seq((Lit(","), items[i])))
+                for i in range(start, len(keys))]
+
+    firsts = []
+    for i, key in enumerate(keys):  # the first item present: no required item may come before it
+        firsts.append(Seq((items[i], *rest(i + 1))))
+        if key in required:
+            break
+    body = Alt(tuple(firsts)) if firsts else Lit("")
+    if firsts and not required:
+        body = Optional_(body)
+    return Seq((Lit("{"), body, Lit("}")))
 
 
 def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
