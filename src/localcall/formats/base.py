@@ -6,6 +6,7 @@ layer never looks at family names: it compiles the family's CallSyntax.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -51,6 +52,37 @@ class CallSyntax:
     string_quote: str = ""  # gemma: what opens and closes a string
     answer_schema: dict | None = None
 
+    def write(self, calls: list[tuple[str, dict]]) -> str:
+        """The text of these calls in this syntax: what the grammar admits (in its canonical
+        layout) and the family's parser reads back."""
+        return self.section_start + self.separator.join(
+            self.call_start + self._body(name, arguments) + self.call_end for name, arguments in calls
+        ) + self.section_end
+
+    def _body(self, name: str, arguments: dict) -> str:
+        if self.body == "json":
+            return json.dumps({self.name_key: name, self.args_key: arguments}, ensure_ascii=False)
+        head = name + self.args_marker
+        if self.body == "name_args":
+            return head + json.dumps(arguments, ensure_ascii=False)
+        if self.body == "gemma":
+            return head + gemma_text(arguments, self.string_quote)
+        return head + "".join(self.param_start + key + self.param_name_end
+                              + (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                              + self.param_end for key, value in arguments.items())
+
+
+def gemma_text(value, quote: str) -> str:
+    """A JSON value in Gemma 4's syntax, as its template's format_argument writes it: strings
+    between quote tokens, keys unquoted and sorted, the rest as in JSON."""
+    if isinstance(value, str):
+        return quote + value + quote
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{gemma_text(value[key], quote)}" for key in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(gemma_text(v, quote) for v in value) + "]"
+    return json.dumps(value)
+
 
 def is_raw_string(schema: dict) -> bool:
     """Whether an "xml_params" argument with this schema is written as raw text: strings are,
@@ -92,6 +124,11 @@ class ChatFormat(ABC):
 
     @abstractmethod
     def parser(self, tools: list[ToolSpec]) -> ToolCallParser: ...
+
+    def write(self, calls: list[tuple[str, dict]], special: SpecialTokens) -> str:
+        """What the model writes for these calls (name, arguments): the same description as
+        the grammar's, so that parse(write(calls)) == calls."""
+        return self.call_syntax(special).write(calls)
 
     @classmethod
     @abstractmethod

@@ -33,17 +33,6 @@ MAX_NAME = 256
 MAX_VALUE = 1 << 20
 
 
-def gemma_text(value) -> str:
-    """A JSON value in Gemma 4's syntax, as the template's format_argument writes it."""
-    if isinstance(value, str):
-        return QUOTE + value + QUOTE
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{key}:{gemma_text(value[key])}" for key in sorted(value)) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(gemma_text(v) for v in value) + "]"
-    return json.dumps(value)
-
-
 class Gemma4Parser(StreamParser):
     def parse(self):
         while True:
@@ -137,10 +126,6 @@ class Gemma4Format(TemplateFormat):
 
     def parser(self, tools) -> Gemma4Parser:
         return Gemma4Parser()
-
-    def write(self, calls: list[tuple[str, dict]]) -> str:
-        return "".join(TOOL_CALL + CALL_PREFIX + name + gemma_text(arguments) + TOOL_CALL_END
-                       for name, arguments in calls)
 
     @classmethod
     def detect(cls, template: str | None, special: SpecialTokens) -> int:

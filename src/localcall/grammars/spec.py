@@ -10,7 +10,8 @@ offered tools and the tool_choice mode, into a small grammar tree that each engi
     Text                     free text; `lazy_until` makes it end at the first trigger,
                              `not_starting_with` forbids a first character (Llama 3's "{")
     RawText                  a raw string value of bounded length, ending with (and
-                             including) the first occurrence of `stop` (XML parameter values)
+                             including) the first occurrence of `stop` (XML parameter values),
+                             or, with no stop, where the grammar goes on with a control token
 """
 
 from __future__ import annotations
@@ -275,7 +276,10 @@ def _gemma_value(schema, quote: Node, lit, where: str, path: str) -> Node:
             if keyword in schema:
                 raise SchemaError(f"{keyword!r} cannot be enforced on a string of this model's call syntax",
                                   where=where, path=path)
-        return Seq((quote, RawText("", int(schema.get("minLength", 0)), schema.get("maxLength")), quote))
+        bounds = int(schema.get("minLength", 0)), schema.get("maxLength")
+        if isinstance(quote, Lit):  # the quote spelled as text: the string ends at its first occurrence
+            return Seq((quote, RawText(quote.text, *bounds)))
+        return Seq((quote, RawText("", *bounds), quote))  # a control token: text cannot contain it
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         return _gemma_object(schema, quote, lit, where, path)
