@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from localcall.formats import FORMATS, get_format
+from localcall.vocab import SpecialTokens
 from localcall.messages import (ContentDelta, MalformedToolCall, ReasoningDelta, ToolCallDelta, ToolCallEnd,
                                 ToolCallStart)
 
@@ -165,9 +166,9 @@ def test_parser_outcome(family, text, expected):
 
 def test_calls_get_distinct_ids_in_the_familys_style():
     for family in FORMATS:
-        text = {"hermes": CASES["hermes"][2][0], "llama3": CASES["llama3"][3][0],
-                "mistral": CASES["mistral"][2][0], "generic": CASES["generic"][3][0]}[family]
-        parser = get_format(family).parser([])
+        fmt = get_format(family)
+        text = fmt.write([("get_weather", {"city": "Paris"}), ("get_time", {})], SpecialTokens(bos_id=None, eos_id=None))
+        parser = fmt.parser([])
         _, ids = fold(parser.feed(text) + parser.finish())
         assert len(ids) == len(set(ids)) == 2
         pattern = r"[A-Za-z0-9]{9}" if family == "mistral" else r"call_[A-Za-z0-9]{24}"
@@ -228,7 +229,7 @@ MARKERS = {"hermes": ("<tool_call>", "<think>"), "llama3": ("<|python_tag|>", '{
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(family=st.sampled_from(sorted(FORMATS)), prose=PROSE,
+@given(family=st.sampled_from(sorted(MARKERS)), prose=PROSE,  # the JSON families; all: test_formats_write_parse
        calls=st.lists(st.tuples(NAMES, ARGUMENTS), min_size=1, max_size=3), data=st.data())
 def test_written_calls_parse_back_whole_and_streamed(family, prose, calls, data):
     if family == "generic":
