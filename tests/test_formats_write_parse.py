@@ -21,7 +21,12 @@ TOOLS = [ToolSpec.from_openai({"type": "function", "function": {"name": "note", 
                                      "ok": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}}},
     "required": ["text"]}}}),
     ToolSpec.from_openai({"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}}, "required": ["city"]}}})]
+        "type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}}, "required": ["city"]}}}),
+    # A nested model as pydantic writes it: the argument is a reference into $defs.
+    ToolSpec.from_openai({"type": "function", "function": {"name": "order", "parameters": {
+        "type": "object", "properties": {"ship_to": {"$ref": "#/$defs/Address"}}, "required": ["ship_to"],
+        "$defs": {"Address": {"type": "object", "properties": {"street": {"type": "string"}, "zip": {"type": "integer"}},
+                              "required": ["street", "zip"]}}}}})]
 # Vocabulary variants where a family's syntax depends on them (Mistral's [ARGS] name form,
 # harmony's <|constrain|>). Control tokens are matched as text here: the byte vocabulary has none.
 VARIANTS = {"": {}, "mistral+args": {"[ARGS]": 1}, "harmony+constrain": {"<|constrain|>": 1}}
@@ -35,8 +40,10 @@ text = st.text(st.characters(whitelist_categories=("L", "N", "Zs"), max_codepoin
 note = st.fixed_dictionaries({"text": text}, optional={"count": st.integers(-999, 999), "ok": st.booleans(),
                                                        "tags": st.lists(text, max_size=2)})
 weather = st.fixed_dictionaries({"city": st.sampled_from(["Paris", "Oslo"])})
-calls = st.lists(st.one_of(st.tuples(st.just("note"), note), st.tuples(st.just("get_weather"), weather)),
-                 min_size=1, max_size=3)
+# street before zip: the schema's order and the sorted one, which the grammars enforce.
+order = st.builds(lambda street, zip_code: {"ship_to": {"street": street, "zip": zip_code}}, text, st.integers(0, 99999))
+calls = st.lists(st.one_of(st.tuples(st.just("note"), note), st.tuples(st.just("get_weather"), weather),
+                           st.tuples(st.just("order"), order)), min_size=1, max_size=3)
 BYTES = llguidance.LLTokenizer("byte")
 
 
@@ -65,9 +72,9 @@ def canonical(calls, fmt):
     syntax = fmt.call_syntax(SpecialTokens(bos_id=None, eos_id=None))
     out = []
     for name, arguments in calls:
-        order = sorted(arguments) if syntax.body == "gemma" else [
+        keys = sorted(arguments) if syntax.body == "gemma" else [
             k for k in next(t for t in TOOLS if t.name == name).parameters["properties"] if k in arguments]
-        out.append((name, {k: arguments[k] for k in order}))
+        out.append((name, {k: arguments[k] for k in keys}))
     return out
 
 
