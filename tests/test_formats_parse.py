@@ -127,6 +127,8 @@ CASES = {
          '{"name": "get_time", "arguments": {"city": "Paris", "tz": "CET"}, "id": "f5G6h7I8j"}]',
          Parsed(calls=[WEATHER, TIME])),
         ('[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', Parsed(calls=[WEATHER])),
+        ('[THINK]No [TOOL_CALLS] here.[/THINK][TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}',
+         Parsed(reasoning="No [TOOL_CALLS] here.", calls=[WEATHER])),
         ('Checking.[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[CALL_ID]a1B2c3D4e[ARGS]'
          '{"city": "Paris", "tz": "CET"}', Parsed(content="Checking.", calls=[WEATHER, TIME])),
         ('[TOOL_CALLS]get_weather[ARGS]{"city": "Par',
@@ -242,7 +244,7 @@ def test_written_calls_parse_back_whole_and_streamed(family, prose, calls, data)
 
 
 # Pieces of every family's syntax, shuffled into mostly broken outputs.
-FRAGMENTS = ["<tool_call>", "</tool_call>", "<think>", "</think>", "<|python_tag|>", '{"name"', "[TOOL_CALLS]",
+FRAGMENTS = ["<tool_call>", "</tool_call>", "<think>", "</think>", "[THINK]", "[/THINK]", "<|python_tag|>", '{"name"', "[TOOL_CALLS]",
              "[ARGS]", "[CALL_ID]", '{"response"', '{"tool_calls"', "{", "}", "[", "]", '"', ":", ",", ";", " ",
              "\n", "\\", "\\u00e9", "\\ud83d", "\\ude00", '"name"', '"arguments"', '"parameters"', '"f"', "x",
              "é", "<", "<tool", "[TOOL"]
