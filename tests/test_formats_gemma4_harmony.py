@@ -3,13 +3,11 @@ every split of the text, reasoning goes to reasoning, and the templates' own lay
 
 from __future__ import annotations
 
-import json
-
 from hypothesis import given, settings, strategies as st
 
+from fixtures.parsing import read_calls, split
 from localcall.formats import get_format
 from localcall.vocab import SpecialTokens
-from localcall.messages import MalformedToolCall, ReasoningDelta, ToolCallDelta, ToolCallEnd, ToolCallStart
 
 GEMMA = get_format("gemma4")
 HARMONY = get_format("harmony")
@@ -25,24 +23,7 @@ calls = st.lists(st.tuples(st.from_regex(r"[a-z_]{1,12}", fullmatch=True), argum
 
 
 def read(fmt, pieces):
-    parser = fmt.parser([])
-    events = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
-    assert not [e for e in events if isinstance(e, MalformedToolCall)], events
-    names, args = [], {}
-    for event in events:
-        if isinstance(event, ToolCallStart):
-            names.append(event.name)
-            args[event.index] = ""
-        elif isinstance(event, ToolCallDelta):
-            args[event.index] += event.arguments
-    assert sum(isinstance(e, ToolCallEnd) for e in events) == len(names)
-    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
-    return [(n, json.loads(args[i])) for i, n in enumerate(names)], reasoning
-
-
-def split(text, cuts):
-    bounds = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
-    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    return read_calls(fmt, pieces)
 
 
 @settings(max_examples=80, deadline=None)

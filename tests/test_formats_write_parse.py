@@ -4,16 +4,15 @@ the same calls, however the text is split into pieces."""
 
 from __future__ import annotations
 
-import json
-
 import llguidance
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from fixtures.parsing import read_calls, split
 from localcall.formats import FORMATS, get_format
 from localcall.grammars.llguidance_engine import to_lark
 from localcall.grammars.spec import build_tool_grammar
-from localcall.messages import MalformedToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolChoice, ToolSpec
+from localcall.messages import ToolChoice, ToolSpec
 from localcall.vocab import SpecialTokens
 
 TOOLS = [ToolSpec.from_openai({"type": "function", "function": {"name": "note", "parameters": {
@@ -51,21 +50,6 @@ def special(variant: str) -> SpecialTokens:
     return SpecialTokens(bos_id=None, eos_id=None, by_text=dict(VARIANTS[variant]))
 
 
-def read(fmt, pieces):
-    parser = fmt.parser(TOOLS)
-    events = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
-    assert not [e for e in events if isinstance(e, MalformedToolCall)], events
-    names, args = [], {}
-    for event in events:
-        if isinstance(event, ToolCallStart):
-            names.append(event.name)
-            args[event.index] = ""
-        elif isinstance(event, ToolCallDelta):
-            args[event.index] += event.arguments
-    assert sum(isinstance(e, ToolCallEnd) for e in events) == len(names)
-    return [(n, json.loads(args[i])) for i, n in enumerate(names)]
-
-
 def canonical(calls, fmt):
     """Gemma writes keys sorted, and the XML families in the schema's order: the grammar
     admits only that order, so the calls are compared in it."""
@@ -85,8 +69,7 @@ def test_write_is_what_the_grammar_admits_and_the_parser_reads(family, variant, 
     fmt, tokens = get_format(family), special(variant)
     calls = canonical(calls, fmt)
     text = fmt.write(calls, tokens)
-    bounds = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
-    assert read(fmt, [text[a:b] for a, b in zip(bounds, bounds[1:])]) == calls
+    assert read_calls(fmt, split(text, cuts), TOOLS)[0] == calls
     grammar = build_tool_grammar(fmt.call_syntax(tokens), TOOLS, ToolChoice.parse("required"), parallel=True,
                                  special=tokens, control_ids=frozenset())
     matcher = llguidance.LLMatcher(BYTES, llguidance.grammar_from("lark", to_lark(grammar)), log_level=0)

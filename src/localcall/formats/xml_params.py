@@ -125,9 +125,15 @@ class XmlParamsFormat(TemplateFormat):
     """A family that renders with the model's own template and calls in an XmlParams syntax."""
 
     description: ClassVar[XmlParams]
+    # The family is the model's when its template writes all of these.
+    template_markers: ClassVar[tuple[str, ...]]
 
     def call_syntax(self, special: SpecialTokens) -> CallSyntax:
         return self.description.call_syntax()
 
     def parser(self, tools) -> XmlParamsParser:
         return XmlParamsParser(self.description, tools)
+
+    @classmethod
+    def detect(cls, template: str | None, special: SpecialTokens) -> int:
+        return 30 if template is not None and all(m in template for m in cls.template_markers) else 0
