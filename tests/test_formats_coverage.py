@@ -35,13 +35,10 @@ NOT_COVERED = {
     "deepseek-ai-DeepSeek-V4": "DeepSeek's DSML <invoke> markup",
     "deepseek-ai-DeepSeek-V4-Flash-0731": "DeepSeek's DSML <invoke> markup",
     "llama-cpp-deepseek-r1": "DeepSeek R1's <｜tool▁calls▁begin｜> sections",
-    "google-gemma-4-31B-it": "Gemma 4's <|tool_call>call:NAME{...}<tool_call|>",
-    "google-gemma-4-31B-it-interleaved": "Gemma 4's <|tool_call>call:NAME{...}<tool_call|>",
     "meetkai-functionary-medium-v3.1": "Functionary's <function=NAME>{...}</function>",
     "meetkai-functionary-medium-v3.2": "Functionary's >>>NAME channels (its template also fails on "
                                        "OpenAI-style arguments)",
     "muse-glimmer": "harmony-like to=functions.NAME channels",
-    "openai-gpt-oss-120b": "gpt-oss harmony channels",
     "openbmb-MiniCPM5-1B": "MiniCPM's <function name=...><param name=...> XML",
     "tencent-Hy3": "Hunyuan's <tool_calls…>/<tool_call…> markup",
     "upstage-Solar-Open-100B": "Solar's <|tool_call:begin|>ID<|tool_call:name|>NAME<|tool_call:args|>{...}",
@@ -72,7 +69,8 @@ def test_every_tool_template_is_covered_or_named_with_its_reason(outcomes):
     ("NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", "hermes"), ("NousResearch-Hermes-3-Llama-3.1-8B-tool_use", "hermes"),
     ("ibm-granite-granite-4.0", "hermes"), ("ibm-granite-granite-4.1", "hermes"),
     ("Qwen3-Coder", "qwen3_coder"), ("Qwen3.5-4B", "qwen3_coder"), ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "qwen3_coder"),
-    ("GLM-4.6", "glm"), ("GLM-4.7-Flash", "glm"),
+    ("GLM-4.6", "glm"), ("GLM-4.7-Flash", "glm"), ("openai-gpt-oss-120b", "harmony"),
+    ("google-gemma-4-31B-it", "gemma4"), ("google-gemma-4-31B-it-interleaved", "gemma4"),
 ])
 def test_release_templates_are_detected_as_their_family(outcomes, template, family):
     assert outcomes[template].family == family and outcomes[template].covered, outcomes[template]

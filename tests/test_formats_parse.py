@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from localcall.formats import FORMATS, get_format
+from localcall.vocab import SpecialTokens
 from localcall.messages import (ContentDelta, MalformedToolCall, ReasoningDelta, ToolCallDelta, ToolCallEnd,
                                 ToolCallStart)
 
@@ -126,6 +127,8 @@ CASES = {
          '{"name": "get_time", "arguments": {"city": "Paris", "tz": "CET"}, "id": "f5G6h7I8j"}]',
          Parsed(calls=[WEATHER, TIME])),
         ('[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', Parsed(calls=[WEATHER])),
+        ('[THINK]No [TOOL_CALLS] here.[/THINK][TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}',
+         Parsed(reasoning="No [TOOL_CALLS] here.", calls=[WEATHER])),
         ('Checking.[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[CALL_ID]a1B2c3D4e[ARGS]'
          '{"city": "Paris", "tz": "CET"}', Parsed(content="Checking.", calls=[WEATHER, TIME])),
         ('[TOOL_CALLS]get_weather[ARGS]{"city": "Par',
@@ -165,9 +168,9 @@ def test_parser_outcome(family, text, expected):
 
 def test_calls_get_distinct_ids_in_the_familys_style():
     for family in FORMATS:
-        text = {"hermes": CASES["hermes"][2][0], "llama3": CASES["llama3"][3][0],
-                "mistral": CASES["mistral"][2][0], "generic": CASES["generic"][3][0]}[family]
-        parser = get_format(family).parser([])
+        fmt = get_format(family)
+        text = fmt.write([("get_weather", {"city": "Paris"}), ("get_time", {})], SpecialTokens(bos_id=None, eos_id=None))
+        parser = fmt.parser([])
         _, ids = fold(parser.feed(text) + parser.finish())
         assert len(ids) == len(set(ids)) == 2
         pattern = r"[A-Za-z0-9]{9}" if family == "mistral" else r"call_[A-Za-z0-9]{24}"
@@ -228,7 +231,7 @@ MARKERS = {"hermes": ("<tool_call>", "<think>"), "llama3": ("<|python_tag|>", '{
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(family=st.sampled_from(sorted(FORMATS)), prose=PROSE,
+@given(family=st.sampled_from(sorted(MARKERS)), prose=PROSE,  # the JSON families; all: test_formats_write_parse
        calls=st.lists(st.tuples(NAMES, ARGUMENTS), min_size=1, max_size=3), data=st.data())
 def test_written_calls_parse_back_whole_and_streamed(family, prose, calls, data):
     if family == "generic":
@@ -241,7 +244,7 @@ def test_written_calls_parse_back_whole_and_streamed(family, prose, calls, data)
 
 
 # Pieces of every family's syntax, shuffled into mostly broken outputs.
-FRAGMENTS = ["<tool_call>", "</tool_call>", "<think>", "</think>", "<|python_tag|>", '{"name"', "[TOOL_CALLS]",
+FRAGMENTS = ["<tool_call>", "</tool_call>", "<think>", "</think>", "[THINK]", "[/THINK]", "<|python_tag|>", '{"name"', "[TOOL_CALLS]",
              "[ARGS]", "[CALL_ID]", '{"response"', '{"tool_calls"', "{", "}", "[", "]", '"', ":", ",", ";", " ",
              "\n", "\\", "\\u00e9", "\\ud83d", "\\ude00", '"name"', '"arguments"', '"parameters"', '"f"', "x",
              "é", "<", "<tool", "[TOOL"]

@@ -13,24 +13,20 @@ import json
 import jsonschema
 import pytest
 
-from fixtures.coverage import ASK, CONVERSATION, SCHEMAS, TOOLS, chat_model, model_file
-from localcall.runtime.llamacpp import LlamaCppBackend
+from fixtures.coverage import ASK, CONVERSATION, SCHEMAS, TOOLS, chat_model
 from localcall.server import ServerSettings
 from test_server_chat import stream_tool_calls
 
 TEMPLATES = ["mistralai-Mistral-Nemo-Instruct-2407", "Mistral-Small-3.2-24B-Instruct-2506",
              "unsloth-mistral-Devstral-Small-2507", "Qwen3-Coder", "Qwen3.5-4B", "meta-llama-Llama-3.1-8B-Instruct",
-             "Qwen-Qwen2.5-7B-Instruct", "GLM-4.6", "GLM-4.7-Flash"]
+             "Qwen-Qwen2.5-7B-Instruct", "GLM-4.6", "GLM-4.7-Flash", "openai-gpt-oss-120b",
+             "google-gemma-4-31B-it"]
 CHOICES = {"required": "required", "named": {"type": "function", "function": {"name": "get_time"}}}
 
 
 @pytest.fixture(scope="module")
 def real_server(start_server):
-    backends = {}
-    for name in TEMPLATES:
-        path = model_file(name)
-        backends.setdefault(path, LlamaCppBackend(path, n_ctx=4096))  # one model file per vocabulary
-    models = {name: chat_model(name, backends[model_file(name)]) for name in TEMPLATES}
+    models = {name: chat_model(name) for name in TEMPLATES}
     return start_server(models, ServerSettings(request_timeout=120, default_max_tokens=64))
 
 

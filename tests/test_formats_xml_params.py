@@ -4,17 +4,19 @@ in every layout the family's templates use."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from fixtures.parsing import read_calls, split
 from localcall.formats import get_format
 from localcall.grammars.schema import SchemaError
 from localcall.grammars.spec import build_tool_grammar
-from localcall.messages import MalformedToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolChoice, ToolSpec
+from localcall.messages import ToolChoice, ToolSpec
 from localcall.vocab import SpecialTokens
+
+NO_SPECIAL = SpecialTokens(bos_id=None, eos_id=None)
 
 FORMAT = get_format("qwen3_coder")
 GLM = get_format("glm")
@@ -36,18 +38,7 @@ calls = st.lists(st.tuples(st.just("note"), arguments), min_size=1, max_size=3)
 
 
 def parse(pieces: list[str], fmt=FORMAT):
-    parser = fmt.parser(TOOLS)
-    events = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
-    assert not [e for e in events if isinstance(e, MalformedToolCall)], events
-    found, args = [], {}
-    for event in events:
-        if isinstance(event, ToolCallStart):
-            found.append(event.name)
-            args[event.index] = ""
-        elif isinstance(event, ToolCallDelta):
-            args[event.index] += event.arguments
-    assert sum(isinstance(e, ToolCallEnd) for e in events) == len(found)
-    return [(name, json.loads(args[i])) for i, name in enumerate(found)]
+    return read_calls(fmt, pieces, TOOLS)[0]
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -55,13 +46,12 @@ def parse(pieces: list[str], fmt=FORMAT):
 @given(calls=calls, cuts=st.lists(st.integers(0, 2000), max_size=6))
 def test_parse_of_write_is_the_calls_for_every_split(layout, calls, cuts):
     fmt, description = LAYOUTS[layout]
-    text = description.write(calls)
-    bounds = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
-    assert parse([text[a:b] for a, b in zip(bounds, bounds[1:])], fmt) == calls
+    text = description.call_syntax().write(calls)
+    assert parse(split(text, cuts), fmt) == calls
 
 
 def test_reasoning_and_text_around_calls():
-    text = "<think>look <tool_call> up</think>Sure." + FORMAT.write([("note", {"text": "a\nb"})])
+    text = "<think>look <tool_call> up</think>Sure." + FORMAT.write([("note", {"text": "a\nb"})], NO_SPECIAL)
     parser = FORMAT.parser(TOOLS)
     events = parser.feed(text) + parser.finish()
     kinds = [type(e).__name__ for e in events]

@@ -17,7 +17,7 @@ import inspect
 import logging
 from importlib.metadata import entry_points
 
-from . import generic, glm, harmony, hermes, llama3, mistral, qwen3_coder  # noqa: F401  (each registers its family)
+from . import gemma4, generic, glm, harmony, hermes, llama3, mistral, qwen3_coder  # noqa: F401  (each registers its family)
 from ..vocab import SpecialTokens
 from .base import FORMATS, CallSyntax, ChatFormat, ToolCallParser, register
 from .jinja import TemplateError, load_builtin_template

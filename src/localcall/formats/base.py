@@ -6,6 +6,7 @@ layer never looks at family names: it compiles the family's CallSyntax.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -23,7 +24,9 @@ class CallSyntax:
     {name_key: NAME, args_key: ARGS} ("json"), NAME + args_marker + ARGS ("name_args"), or
     NAME + args_marker + one block per argument ("xml_params"): param_start + KEY +
     param_name_end + VALUE + param_end, where a string VALUE is the raw text and any other
-    value is JSON (Qwen3-Coder's <parameter=KEY>).
+    value is JSON (Qwen3-Coder's <parameter=KEY>), or NAME + args_marker + the arguments in
+    Gemma 4's value syntax ("gemma": {key:value,...}, keys sorted, strings between
+    string_quote, other values as in JSON).
 
     trigger: in tool_choice="auto" the model writes free text until this text appears; from
     there the section is constrained. It is a prefix of section_start + call_start. An empty
@@ -38,7 +41,7 @@ class CallSyntax:
     call_end: str = ""
     separator: str = ""
     section_end: str = ""
-    body: Literal["json", "name_args", "xml_params"] = "json"
+    body: Literal["json", "name_args", "xml_params", "gemma"] = "json"
     name_key: str = "name"
     args_key: str = "arguments"
     args_marker: str = ""
@@ -46,7 +49,39 @@ class CallSyntax:
     param_name_end: str = ""
     param_end: str = ""
     optional_newlines: bool = False  # xml_params: each newline of the markers may be left out
+    string_quote: str = ""  # gemma: what opens and closes a string
     answer_schema: dict | None = None
+
+    def write(self, calls: list[tuple[str, dict]]) -> str:
+        """The text of these calls in this syntax: what the grammar admits (in its canonical
+        layout) and the family's parser reads back."""
+        return self.section_start + self.separator.join(
+            self.call_start + self._body(name, arguments) + self.call_end for name, arguments in calls
+        ) + self.section_end
+
+    def _body(self, name: str, arguments: dict) -> str:
+        if self.body == "json":
+            return json.dumps({self.name_key: name, self.args_key: arguments}, ensure_ascii=False)
+        head = name + self.args_marker
+        if self.body == "name_args":
+            return head + json.dumps(arguments, ensure_ascii=False)
+        if self.body == "gemma":
+            return head + gemma_text(arguments, self.string_quote)
+        return head + "".join(self.param_start + key + self.param_name_end
+                              + (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                              + self.param_end for key, value in arguments.items())
+
+
+def gemma_text(value, quote: str) -> str:
+    """A JSON value in Gemma 4's syntax, as its template's format_argument writes it: strings
+    between quote tokens, keys unquoted and sorted, the rest as in JSON."""
+    if isinstance(value, str):
+        return quote + value + quote
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{gemma_text(value[key], quote)}" for key in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(gemma_text(v, quote) for v in value) + "]"
+    return json.dumps(value)
 
 
 def is_raw_string(schema: dict) -> bool:
@@ -89,6 +124,11 @@ class ChatFormat(ABC):
 
     @abstractmethod
     def parser(self, tools: list[ToolSpec]) -> ToolCallParser: ...
+
+    def write(self, calls: list[tuple[str, dict]], special: SpecialTokens) -> str:
+        """What the model writes for these calls (name, arguments): the same description as
+        the grammar's, so that parse(write(calls)) == calls."""
+        return self.call_syntax(special).write(calls)
 
     @classmethod
     @abstractmethod

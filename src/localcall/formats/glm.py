@@ -16,7 +16,6 @@ writer come from GLM (xml_params.py).
 
 from __future__ import annotations
 
-from ..vocab import SpecialTokens
 from .base import register
 from .xml_params import XmlParams, XmlParamsFormat
 
@@ -28,7 +27,4 @@ GLM = XmlParams(call_open="<tool_call>", name_end="\n", param_open="<arg_key>", 
 class GlmFormat(XmlParamsFormat):
     name = "glm"
     description = GLM
-
-    @classmethod
-    def detect(cls, template: str | None, special: SpecialTokens) -> int:
-        return 30 if template is not None and "<arg_key>" in template and "<arg_value>" in template else 0
+    template_markers = ("<arg_key>", "<arg_value>")

@@ -15,6 +15,7 @@ Parser outcomes (besides those of every parser, see stream.py):
   [TOOL_CALLS] is read too. An "id" the model writes is ignored: ids are always fresh.
 - In the name form, v11's [CALL_ID]id between the name and [ARGS] is skipped; a name that
   is not a plain identifier, or no [ARGS] within 256 characters, is malformed.
+- [THINK]...[/THINK] (Magistral, Ministral 3) is ReasoningDelta; [TOOL_CALLS] inside it is not a call.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .stream import Malformed, StreamParser
 from .templated import TemplateFormat
 
 TOOL_CALLS, ARGS, CALL_ID = "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"
+THINK, THINK_END = "[THINK]", "[/THINK]"
 MAX_NAME = 256
 _NAME = re.compile(r"[\w.\-]+")
 _MISTRAL_ID = re.compile(r"[A-Za-z0-9]{9}")
@@ -53,9 +55,15 @@ class MistralParser(StreamParser):
 
     def parse(self):
         while True:
-            marker = yield from self.text_until((TOOL_CALLS,), self.content)
+            marker = yield from self.text_until((TOOL_CALLS, THINK), self.content)
             if marker is None:
                 return
+            if marker == THINK:  # Magistral / Ministral 3 reasoning: never a call
+                yield from self.expect(THINK)
+                if (yield from self.text_until((THINK_END,), self.reasoning)) is None:
+                    return
+                yield from self.expect(THINK_END)
+                continue
             self.open_section()
             yield from self.expect(TOOL_CALLS)
             first = yield from self.skip_space()

@@ -20,7 +20,6 @@ inside <think>...</think>. Grammar, parser and writer come from XML_PARAMS (xml_
 
 from __future__ import annotations
 
-from ..vocab import SpecialTokens
 from .base import register
 from .xml_params import XmlParams, XmlParamsFormat
 
@@ -33,7 +32,4 @@ XML_PARAMS = XmlParams(call_open="<tool_call>\n<function=", name_end=">\n", para
 class Qwen3CoderFormat(XmlParamsFormat):
     name = "qwen3_coder"
     description = XML_PARAMS
-
-    @classmethod
-    def detect(cls, template: str | None, special: SpecialTokens) -> int:
-        return 30 if template is not None and "<function=" in template and "<parameter=" in template else 0
+    template_markers = ("<function=", "<parameter=")

@@ -52,19 +52,6 @@ class XmlParams:
                           param_start=self.param_open, param_name_end=self.key_end, param_end=self.value_end,
                           call_end=self.call_close, separator=self.separator, optional_newlines=self.optional_newlines)
 
-    def write(self, calls: list[tuple[str, dict]]) -> str:
-        """The text of these calls, as the grammar admits and the parser reads it."""
-        return self.separator.join(
-            self.call_open + name + self.name_end
-            + "".join(self.param_open + key + self.key_end + _value_text(value) + self.value_end
-                      for key, value in arguments.items())
-            + self.call_close
-            for name, arguments in calls)
-
-
-def _value_text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
 
 def _markers(layout: str) -> list[str]:
     return [m.strip() for m in layout.split("\n") if m.strip()]
@@ -138,6 +125,8 @@ class XmlParamsFormat(TemplateFormat):
     """A family that renders with the model's own template and calls in an XmlParams syntax."""
 
     description: ClassVar[XmlParams]
+    # The family is the model's when its template writes all of these.
+    template_markers: ClassVar[tuple[str, ...]]
 
     def call_syntax(self, special: SpecialTokens) -> CallSyntax:
         return self.description.call_syntax()
@@ -145,5 +134,6 @@ class XmlParamsFormat(TemplateFormat):
     def parser(self, tools) -> XmlParamsParser:
         return XmlParamsParser(self.description, tools)
 
-    def write(self, calls: list[tuple[str, dict]]) -> str:
-        return self.description.write(calls)
+    @classmethod
+    def detect(cls, template: str | None, special: SpecialTokens) -> int:
+        return 30 if template is not None and all(m in template for m in cls.template_markers) else 0

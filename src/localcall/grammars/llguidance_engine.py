@@ -52,9 +52,11 @@ class LarkWriter:
         if isinstance(node, Text):
             return self._text(node)
         if isinstance(node, RawText):
+            bound = f"{{{node.min_length},{'' if node.max_length is None else node.max_length}}}"
+            if not node.stop:  # ends where the grammar goes on with a control token
+                return self._rule(node, "RAW", f"/(?s:.{bound})/")
             # Lazy: the value ends at the first occurrence of its stop text, which it thus
             # never contains.
-            bound = f"{{{node.min_length},{'' if node.max_length is None else node.max_length}}}"
             return self._rule(node, "raw", f"/(?s:.{bound}){_regex_literal(node.stop)}/", "[lazy]")
         if isinstance(node, Seq):
             return " ".join(self.expr(i) for i in node.items) or '""'

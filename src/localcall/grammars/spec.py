@@ -10,7 +10,8 @@ offered tools and the tool_choice mode, into a small grammar tree that each engi
     Text                     free text; `lazy_until` makes it end at the first trigger,
                              `not_starting_with` forbids a first character (Llama 3's "{")
     RawText                  a raw string value of bounded length, ending with (and
-                             including) the first occurrence of `stop` (XML parameter values)
+                             including) the first occurrence of `stop` (XML parameter values),
+                             or, with no stop, where the grammar goes on with a control token
 """
 
 from __future__ import annotations
@@ -187,6 +188,12 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
         if syntax.optional_newlines:  # the model may lay the markers out on lines or not (GLM)
             lit = _optional_newlines(lit)
         body = Seq((lit(tool.name), lit(syntax.args_marker), xml_params_node(syntax, tool, lit)))
+    elif syntax.body == "gemma":
+        where = f"tool {tool.name!r} parameters"
+        args = hoist(tool.parameters).root
+        defs = args.pop("$defs", {}) if isinstance(args, dict) else {}
+        value = _gemma_value(args, lit(syntax.string_quote), lit, where, "", defs)
+        body = Seq((lit(tool.name), lit(syntax.args_marker), value))
     elif syntax.body == "name_args":
         body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
     else:
@@ -222,7 +229,8 @@ def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     """One block per listed argument, in the schema's order; optional ones may be left out.
     A string value is raw text up to param_end, with the schema's enum and length bounds;
     any other value is JSON matching its schema."""
-    schema = tool.parameters
+    schema = hoist(tool.parameters).root
+    defs = schema.pop("$defs", None) if isinstance(schema, dict) else None
     where = f"tool {tool.name!r} parameters"
     if schema.get("type", "object") != "object" or (not schema.get("properties") and schema.get("additionalProperties")):
         raise SchemaError("this model's call syntax writes arguments one by one: the parameters must be an "
@@ -231,12 +239,12 @@ def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     blocks = []
     for key, prop in schema.get("properties", {}).items():
         block = Seq((lit(syntax.param_start + key + syntax.param_name_end),
-                     _xml_value(prop if isinstance(prop, dict) else {}, syntax, lit, where, key)))
+                     _xml_value(prop if isinstance(prop, dict) else {}, syntax, lit, where, key, defs)))
         blocks.append(block if key in required else Optional_(block))
     return Seq(tuple(blocks)) if blocks else Lit("")
 
 
-def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str) -> Node:
+def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str, defs: dict | None) -> Node:
     end = syntax.param_end
     if is_raw_string(schema):
         if "enum" in schema or "const" in schema:
@@ -251,7 +259,76 @@ def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str) -> N
             marker = end.strip()
             return Seq((RawText(marker, *bounds), lit(end[end.index(marker) + len(marker):])))
         return RawText(end, *bounds)
-    return Seq((json_node(schema), lit(end)))
+    # A JSON value: the parameters' (hoisted) definitions go with it, so its references resolve.
+    return Seq((json_node({**schema, "$defs": defs} if defs else schema), lit(end)))
+
+
+def _gemma_value(schema, quote: Node, lit, where: str, path: str, defs: dict, seen: tuple = ()) -> Node:
+    """A value in Gemma 4's syntax matching `schema`: strings between quote tokens, objects
+    as {key:value,...} with unquoted keys in sorted order, arrays as [a,b]; numbers,
+    booleans and null as in JSON."""
+    if not isinstance(schema, dict):
+        schema = {}
+    name = hoisted_name(schema.get("$ref"))
+    if name is not None:
+        if name in seen or name not in defs:
+            raise SchemaError("this model's call syntax cannot express a recursive (or unresolved) reference",
+                              where=where, path=path or "(root)")
+        return _gemma_value(defs[name], quote, lit, where, path, defs, (*seen, name))
+
+    def value(sub, at: str) -> Node:
+        return _gemma_value(sub, quote, lit, where, at, defs, seen)
+
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return Alt(tuple(value(s, f"{path}/{key}/{i}") for i, s in enumerate(schema[key])))
+    if is_raw_string(schema):
+        if "enum" in schema or "const" in schema:
+            options = schema["enum"] if "enum" in schema else [schema["const"]]
+            return Seq((quote, Alt(tuple(lit(o) for o in options)), quote))
+        for keyword in ("pattern", "format"):
+            if keyword in schema:
+                raise SchemaError(f"{keyword!r} cannot be enforced on a string of this model's call syntax",
+                                  where=where, path=path)
+        bounds = int(schema.get("minLength", 0)), schema.get("maxLength")
+        if isinstance(quote, Lit):  # the quote spelled as text: the string ends at its first occurrence
+            return Seq((quote, RawText(quote.text, *bounds)))
+        return Seq((quote, RawText("", *bounds), quote))  # a control token: text cannot contain it
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return _gemma_object(schema, value, lit, path)
+    if kind == "array":
+        item = value(schema.get("items", {}), f"{path}/items")
+        low, high = int(schema.get("minItems", 0)), schema.get("maxItems")
+        items = Repeat(item, Lit(","), min=max(low, 1), max=high)
+        return Seq((Lit("["), items if low else Optional_(items), Lit("]")))
+    if kind in ("integer", "number", "boolean", "null") or "enum" in schema or "const" in schema:
+        return json_node(schema)
+    raise SchemaError("this model's call syntax needs a type for every value (string, number, integer, "
+                      "boolean, null, object or array)", where=where, path=path or "(root)")
+
+
+def _gemma_object(schema: dict, value, lit, path: str) -> Node:
+    """{key:value,...}: the listed properties in sorted order (as the template writes them),
+    each required one present, commas only between the ones present."""
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", ()))
+    keys = sorted(properties)
+    items = [Seq((lit(k + ":"), value(properties[k], f"{path}/properties/{k}"))) for k in keys]
+
+    def rest(start: int) -> list[Node]:  # the items after a present one, each led by its comma
+        return [Seq((Lit(","), items[i])) if keys[i] in required else Optional_(Seq((Lit(","), items[i])))
+                for i in range(start, len(keys))]
+
+    firsts = []
+    for i, key in enumerate(keys):  # the first item present: no required item may come before it
+        firsts.append(Seq((items[i], *rest(i + 1))))
+        if key in required:
+            break
+    body = Alt(tuple(firsts)) if firsts else Lit("")
+    if firsts and not required:
+        body = Optional_(body)
+    return Seq((Lit("{"), body, Lit("}")))
 
 
 def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
