@@ -252,6 +252,12 @@ class LlamaCppBackend:
         if not L.llama_memory_seq_rm(self._memory, seq, n, -1):
             raise RuntimeError(f"llama.cpp cannot trim sequence {seq} (a recurrent model?)")
 
+    def share_prefix(self, src: int, dst: int, n: int) -> None:
+        """Sequence `dst` (emptied first) takes the first n cached tokens of `src`: the unified
+        cache lets both sequences use the same cells, so nothing is evaluated or copied."""
+        self.keep_prefix(dst, 0)
+        L.llama_memory_seq_cp(self._memory, src, dst, 0, n)
+
     def decode_sequences(self, parts: list[tuple[int, list[int], int, bool]]) -> list[np.ndarray | None]:
         """One llama_decode over parts (sequence id, tokens, position of the first, logits wanted),
         together at most n_batch tokens. Returns per part a copy of the next-token logits after its
