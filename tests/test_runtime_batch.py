@@ -5,6 +5,7 @@ bound, and a slot reuses the prefix it holds."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import threading
 import time
@@ -179,3 +180,52 @@ def test_a_follow_up_turn_reuses_its_own_slot(batched):
     again = batched.chat(follow_up, temperature=0, max_tokens=16)
     # The first turn's prompt and most of its answer come from the cache of the slot it used.
     assert again.usage.cached_tokens >= reply.usage.prompt_tokens
+
+
+def wait_until(predicate, timeout: float = 60) -> None:
+    start = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - start < timeout, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def parallel_server(start_server, batched):
+    """`localcall serve --parallel 4` in-process: four generations at once, none waiting."""
+    from localcall.server import ServerSettings
+
+    server = start_server({"smollm2-135m": batched}, ServerSettings(max_waiting=0, request_timeout=120))
+    server.queue = server.app.state.catalog.get("smollm2-135m")
+    return server
+
+
+def test_server_serves_its_slots_at_once_and_refuses_beyond(parallel_server, batched):
+    import httpx2
+    import openai
+
+    client = parallel_server.client()
+    queue = parallel_server.queue
+    assert queue.parallel == SLOTS
+    answers = concurrently(lambda c: client.chat.completions.create(
+        model="smollm2-135m", temperature=0, max_tokens=16,
+        messages=[{"role": "user", "content": f"What is the capital of {c}?"}]), list(CAPITALS))
+    for country, answer in zip(CAPITALS, answers):
+        assert CAPITALS[country] in answer.choices[0].message.content
+    # Four streams hold the four slots; with no room to wait, a fifth request is refused.
+    body = {"model": "smollm2-135m", "stream": True, "max_tokens": 400, "temperature": 0,
+            "messages": [{"role": "user", "content": "Write a long story about a dragon."}]}
+    with contextlib.ExitStack() as held:
+        for _ in range(SLOTS):
+            response = held.enter_context(httpx2.stream("POST", parallel_server.url + "/v1/chat/completions",
+                                                        json=body, timeout=60))
+            lines = response.iter_lines()
+            held.callback(lines.close)
+            next(lines)  # generating
+        assert all(slot.owner is not None for slot in batched.backend._slots)
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="smollm2-135m", max_tokens=2,
+                                           messages=[{"role": "user", "content": "Hi"}])
+    # The clients left: every slot is free again and the server answers.
+    wait_until(lambda: queue.admitted == 0 and all(slot.owner is None for slot in batched.backend._slots))
+    assert client.chat.completions.create(model="smollm2-135m", max_tokens=2,
+                                          messages=[{"role": "user", "content": "Hi"}]).choices

@@ -10,6 +10,7 @@ BACKENDS under the name models.toml uses.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
@@ -88,6 +89,21 @@ def reusable_prefix(cached: list[int], tokens: list[int]) -> int:
     while common < limit and tokens[common] == cached[common]:
         common += 1
     return common
+
+
+def thread_count(configured: int | None = None) -> int:
+    """Compute threads for a backend: $LOCALCALL_THREADS (several processes sharing cores), else
+    the model's own setting, else one fewer than the cores this process may use. With a thread
+    on every core, any other work (the server, sampling, another process) deschedules one and
+    the others spin at llama.cpp's barriers: decoding then slows a hundredfold (docs/runtime.md)."""
+    return int(os.environ.get("LOCALCALL_THREADS") or 0) or configured or max(1, _usable_cores() - 1)
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def check_fits(cached: int, new: int, n_ctx: int) -> None:

@@ -7,7 +7,6 @@ like the llama.cpp backend.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from .backend import PREFILL_CHUNK, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix
+from .backend import (PREFILL_CHUNK, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix,
+                      thread_count)
 
 
 class TransformersBackend:
@@ -29,8 +29,7 @@ class TransformersBackend:
         if path.is_file():  # a GGUF file: transformers dequantizes it
             kwargs["gguf_file"] = path.name
             path = path.parent
-        if threads:
-            torch.set_num_threads(threads)
+        torch.set_num_threads(thread_count(threads))  # the same policy as llama.cpp's threads
         self.device = "cuda" if gpu_layers != 0 and torch.cuda.is_available() else "cpu"
         dtype = torch.float32 if self.device == "cpu" else torch.float16
         self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
@@ -141,7 +140,3 @@ def _token_pieces(tokenizer, n_vocab: int) -> list[bytes]:
         piece = ll.decode_bytes([t])
         pieces.append(piece[1:] if piece.startswith(b"\xff") else piece)  # llguidance marks specials with 0xff
     return pieces
-
-
-def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)

@@ -21,7 +21,8 @@ from pathlib import Path
 import llama_cpp as L
 import numpy as np
 
-from .backend import PREFILL_CHUNK, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix
+from .backend import (PREFILL_CHUNK, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix,
+                      thread_count)
 
 _backend_ready = False
 
@@ -88,8 +89,7 @@ class LlamaCppBackend:
         cparams.kv_unified = slots > 1
         if flash_attn is not None:
             cparams.flash_attn_type = L.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else L.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        # $LOCALCALL_THREADS overrides the model's own setting (several processes sharing cores).
-        n_threads = int(os.environ.get("LOCALCALL_THREADS") or 0) or threads or max(1, (os.cpu_count() or 2))
+        n_threads = thread_count(threads)
         cparams.n_threads = cparams.n_threads_batch = n_threads
         self._ctx = L.llama_init_from_model(self._model, cparams)
         if not self._ctx:
