@@ -194,9 +194,8 @@ class BatchedBackend:
             while not self._pending and not self._closing:
                 self._cond.wait()
             if self._closing:
-                for work in self._pending:
+                for work in list(self._pending):
                     self._finish(work, error=RuntimeError("the model is closing"))
-                self._pending.clear()
                 return None
             deadline = time.monotonic() + self.gather
             while self._waiting_for_tokens and not self._closing and (left := deadline - time.monotonic()) > 0:
