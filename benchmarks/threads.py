@@ -1,6 +1,6 @@
 """llama.cpp thread counts on this machine: decode and prefill tokens/s of the default model
 with 1..N threads, on the cores as they are and with one core kept busy by a spinning process
-of ours, and with OpenMP's passive wait policy. Each variant runs in a fresh subprocess (the
+of ours, with libgomp's default wait policy and with the passive one localcall sets. Each variant runs in a fresh subprocess (the
 thread count and OpenMP's settings are fixed when a process loads llama.cpp); the variants are
 interleaved, so drift hits each alike. Ratios, one run.
 
@@ -36,9 +36,9 @@ print(json.dumps({"threads": backend.threads, "prefill": rate.prefill_tok_s, "de
 
 
 def measure(threads: int, busy: bool, passive: bool, tokens: int) -> dict:
-    env = {**os.environ, "LOCALCALL_THREADS": str(threads)}
-    if passive:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    # An empty value is no policy: libgomp's default (spin a while, then sleep). localcall sets
+    # PASSIVE only where the variable is absent.
+    env = {**os.environ, "LOCALCALL_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE" if passive else ""}
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     try:
         out = subprocess.run([sys.executable, "-c", MEASURE, PROMPT, str(tokens)], env=env, check=True,

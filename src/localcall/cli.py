@@ -23,7 +23,7 @@ RegistryOpt = typer.Option(None, "--registry", envvar="LOCALCALL_MODELS",
                            help="Your models.toml; its entries override the shipped ones.")
 ModelOpt = typer.Option(None, "--model", "-m", help="A registry name, a .gguf file or an HF directory (default: the registry's default).")
 ThreadsOpt = typer.Option(None, "--threads", envvar="LOCALCALL_THREADS", min=1,
-                          help="llama.cpp threads (default: one fewer than the cores; see docs/runtime.md).")
+                          help="llama.cpp threads (default: every usable core; see docs/runtime.md).")
 
 
 def _fail(message: str) -> None:

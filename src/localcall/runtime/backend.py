@@ -92,11 +92,11 @@ def reusable_prefix(cached: list[int], tokens: list[int]) -> int:
 
 
 def thread_count(configured: int | None = None) -> int:
-    """Compute threads for a backend: $LOCALCALL_THREADS (several processes sharing cores), else
-    the model's own setting, else one fewer than the cores this process may use. With a thread
-    on every core, any other work (the server, sampling, another process) deschedules one and
-    the others spin at llama.cpp's barriers: decoding then slows a hundredfold (docs/runtime.md)."""
-    return int(os.environ.get("LOCALCALL_THREADS") or 0) or configured or max(1, _usable_cores() - 1)
+    """Threads for a backend: $LOCALCALL_THREADS (several processes sharing cores), else the
+    model's own setting, else every core this process may use. That default is safe because
+    the pools sleep at their barriers (OMP_WAIT_POLICY, runtime/__init__.py); spinning pools on
+    busy cores decode a hundredfold slower (docs/runtime.md)."""
+    return int(os.environ.get("LOCALCALL_THREADS") or 0) or configured or _usable_cores()
 
 
 def _usable_cores() -> int:
@@ -146,7 +146,7 @@ def open_backend(name: str, path, *, parallel: int = 1, **options) -> Backend:
     if parallel <= 1:
         return cls(path, **options)
     if name != "llama.cpp":
-        raise RuntimeError(f"backend {name!r} runs one sequence at a time; parallel slots need llama.cpp")
+        raise ValueError(f"backend {name!r} runs one sequence at a time; parallel slots need llama.cpp")
     from .batch import BatchedBackend
 
     return BatchedBackend(cls(path, slots=parallel, **options))
