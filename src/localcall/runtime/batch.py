@@ -152,8 +152,6 @@ class BatchedBackend:
             self._cond.notify_all()
             while not work.done:
                 self._cond.wait()
-            if work.error is None:
-                self._waiting_for_tokens.add(work.sequence)
         if work.error is not None:
             raise work.error
         return work.logits
@@ -258,4 +256,8 @@ class BatchedBackend:
         work.error, work.done = error, True
         if work in self._pending:
             self._pending.remove(work)
+        if error is None and work.sequence.slot is not None:
+            # Running: the next step waits (briefly) for its next token, counted from now, not
+            # from when its thread wakes up, or a step would start before the others woke.
+            self._waiting_for_tokens.add(work.sequence)
         self._cond.notify_all()
