@@ -8,7 +8,8 @@ jsonschema → a ChatResult.
 
 Concurrency: a model instance runs one generation at a time. `stream()` holds `self.lock`
 from its first token to its last (or until the caller closes the generator); other callers
-block on it. The server puts a bounded queue in front of this lock.
+block on it. The server puts a bounded queue in front of this lock. A batching backend
+(`parallel` > 1, runtime/batch.py) instead leases each generation a sequence of its own.
 """
 
 from __future__ import annotations
