@@ -7,7 +7,12 @@
   (target: ratio >= 0.95); the stream as served (a write every `stream_interval`, 20 ms) and
   with a write per token (stream_interval 0), to show what the batching buys;
 - time to first token, both ways;
-- requests/s and median latency with 1, 4 and 16 concurrent clients (short completions).
+- requests/s and median latency with 1, 4 and 16 concurrent clients (short completions);
+- continuous batching (`--parallel N`, runtime/batch.py) against one generation at a time:
+  completion tokens/s, p50/p95 latency and time to first token with 1, 2, 4 clients, plain
+  text and forced tool calls, the two servers interleaved level by level.
+
+    python benchmarks/server.py --only-batching --clients 1,2,4 --batch-requests 8   # bounded
 """
 
 from __future__ import annotations
@@ -103,6 +108,92 @@ def throughput(url: str, clients: int, requests: int, tokens: int) -> tuple[floa
     return requests / (time.perf_counter() - start), statistics.median(latencies)
 
 
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather for a city.",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "maxLength": 40}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        "days": {"type": "integer", "minimum": 1, "maximum": 14}}, "required": ["city", "unit", "days"]}}}
+CITIES = ("Oslo", "Lima", "Tokyo", "Cairo", "Quito", "Perth", "Dakar", "Minsk")
+
+
+def load_run(url: str, clients: int, requests: int, tokens: int, tool_calls: bool) -> dict:
+    """Completion tokens/s over the wall time of `requests` streamed requests from `clients`
+    threads, with p50/p95 latency and p50 time to first token (content or call delta)."""
+    local = threading.local()
+
+    def one(i: int) -> tuple[float, float, int]:
+        if not hasattr(local, "client"):
+            local.client = httpx2.Client(timeout=900)
+        city = CITIES[i % len(CITIES)]
+        body = {"model": MODEL, "max_tokens": tokens, "seed": i, "stream": True,
+                "stream_options": {"include_usage": True}}
+        if tool_calls:
+            body.update(messages=[{"role": "user", "content": f"What's the weather in {city} this week?"}],
+                        tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}})
+        else:
+            body.update(messages=[{"role": "user", "content": f"Tell me a long story about a keeper in {city}."}])
+        start = time.perf_counter()
+        first, n = None, 0
+        with local.client.stream("POST", url + "/v1/chat/completions", json=body) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                chunk = json.loads(line[6:])
+                if first is None and chunk["choices"] and any(
+                        chunk["choices"][0]["delta"].get(k) for k in ("content", "tool_calls")):
+                    first = time.perf_counter() - start
+                if chunk.get("usage"):
+                    n = chunk["usage"]["completion_tokens"]
+        return first or 0.0, time.perf_counter() - start, n
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        runs = list(pool.map(one, range(requests)))
+    wall = time.perf_counter() - start
+    latencies = sorted(r[1] for r in runs)
+    return {"tok_s": sum(r[2] for r in runs) / wall, "p50_s": statistics.median(latencies),
+            "p95_s": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
+            "ttft_p50_s": statistics.median(r[0] for r in runs), "tokens": sum(r[2] for r in runs)}
+
+
+def batching(parallel: int, levels: list[int], requests: int, tokens: int) -> dict:
+    """The default model served one generation at a time and with `parallel` slots, side by
+    side in this process, at each client level; both kinds of request."""
+    serial = ChatModel.load(progress=False)
+    batched = ChatModel.load(progress=False, parallel=parallel)
+    servers = {name: BackgroundServer(create_app({MODEL: model}, ServerSettings(max_waiting=64, request_timeout=900)))
+               for name, model in (("serial", serial), (f"parallel_{parallel}", batched))}
+    figures: dict = {}
+    try:
+        for server in servers.values():
+            load_run(server.url, 1, 1, 4, tool_calls=True)  # warm up: grammar compile, connections
+        for kind in ("text", "tool_calls"):
+            for clients in levels:
+                for name, server in servers.items():  # interleaved: drift hits both alike
+                    figures.setdefault(kind, {}).setdefault(name, {})[clients] = load_run(
+                        server.url, clients, max(requests, clients), tokens, tool_calls=kind == "tool_calls")
+    finally:
+        for server in servers.values():
+            server.stop()
+        batched.backend.close()
+    return figures
+
+
+def print_batching(figures: dict, levels: list[int]) -> None:
+    for kind, sides in figures.items():
+        print(f"\n{kind}: completion tok/s (x of 1 client) | p50 / p95 latency s | p50 first token s")
+        names = list(sides)
+        for clients in levels:
+            cells = []
+            for name in names:
+                f, one = sides[name][clients], sides[name][levels[0]]
+                cells.append(f"{name} {f['tok_s']:6.1f} (x{f['tok_s'] / one['tok_s']:.2f}) "
+                             f"{f['p50_s']:5.2f}/{f['p95_s']:5.2f} {f['ttft_p50_s']:5.2f}")
+            ratio = sides[names[1]][clients]["tok_s"] / sides[names[0]][clients]["tok_s"]
+            print(f"{clients:>2} clients  " + "  |  ".join(cells) + f"  |  {names[1]}/{names[0]} x{ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=200, help="decode budget of the tokens/s runs")
@@ -110,7 +201,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
     parser.add_argument("--short", type=int, default=16, help="max_tokens of the concurrency requests")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--parallel", type=int, default=4, help="slots of the batched server")
+    parser.add_argument("--clients", default="1,2,4", help="client levels of the batching comparison")
+    parser.add_argument("--batch-requests", type=int, default=8, help="requests per level and kind")
+    parser.add_argument("--batch-tokens", type=int, default=48, help="max_tokens of the batching requests")
+    parser.add_argument("--only-batching", action="store_true", help="skip the stream-overhead figures")
     args = parser.parse_args()
+    levels = [int(c) for c in args.clients.split(",")]
+    if args.only_batching:
+        figures = {"batching": batching(args.parallel, levels, args.batch_requests, args.batch_tokens)}
+        print_batching(figures["batching"], levels)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(figures, f, indent=2)
+        return
 
     model = ChatModel.load(progress=False)
     servers = {side: BackgroundServer(create_app({MODEL: model}, ServerSettings(
@@ -135,6 +239,7 @@ def main() -> None:
         for clients in (1, 4, 16):
             rps, latency = throughput(servers["http"].url, clients, args.requests, args.short)
             figures["concurrency"][clients] = {"requests_s": rps, "median_latency_s": latency}
+        figures["batching"] = batching(args.parallel, levels, args.batch_requests, args.batch_tokens)
     finally:
         client.close()
         for server in servers.values():
@@ -152,6 +257,7 @@ def main() -> None:
     for clients, c in figures["concurrency"].items():
         print(f"{clients:>2} clients     {c['requests_s']:6.2f} req/s  (x{c['requests_s'] / one:.2f} of 1 client)   "
               f"median latency {c['median_latency_s']:.2f} s   [{args.requests} requests, max_tokens {args.short}]")
+    print_batching(figures["batching"], levels)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)

@@ -6,6 +6,7 @@ and `localcall models` stay quick.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -21,11 +22,18 @@ err = Console(stderr=True)
 RegistryOpt = typer.Option(None, "--registry", envvar="LOCALCALL_MODELS",
                            help="Your models.toml; its entries override the shipped ones.")
 ModelOpt = typer.Option(None, "--model", "-m", help="A registry name, a .gguf file or an HF directory (default: the registry's default).")
+ThreadsOpt = typer.Option(None, "--threads", envvar="LOCALCALL_THREADS", min=1,
+                          help="llama.cpp threads (default: every usable core; see docs/runtime.md).")
 
 
 def _fail(message: str) -> None:
     err.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, whatever the terminal's width
     raise typer.Exit(1)
+
+
+def _use_threads(threads: Optional[int]) -> None:
+    if threads:  # the backend reads it when it loads (runtime/llamacpp.py)
+        os.environ["LOCALCALL_THREADS"] = str(threads)
 
 
 def _registry(path: Optional[str]):
@@ -77,8 +85,10 @@ def chat(
     seed: Optional[int] = typer.Option(None, "--seed"),
     engine: Optional[str] = typer.Option(None, "--engine", help="Grammar engine: llguidance (default) or outlines."),
     registry: Optional[str] = RegistryOpt,
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Answer a message, streaming the reply as it is generated."""
+    _use_threads(threads)
     if tools:
         from .tools import AuditLog
         from .tools.terminal import load_terminal_tools, run_chat_with_tools
@@ -157,9 +167,14 @@ def serve(
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: join this cluster (auto, or the head's HOST:PORT); default: start a local Ray instance."),
     replica_cpus: float = typer.Option(1.0, "--replica-cpus", help="With --ray: CPUs per replica (also its llama.cpp threads unless LOCALCALL_THREADS is set)."),
     replica_gpus: float = typer.Option(0.0, "--replica-gpus", help="With --ray: GPUs per replica."),
+    threads: Optional[int] = ThreadsOpt,
+    parallel: int = typer.Option(1, "--parallel", min=1, help="Requests each model generates at once, batched "
+                                                              "(llama.cpp; docs/runtime.md). 1: one at a time."),
 ) -> None:
     """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the playground at /."""
     from .server.ui import UiSettings
+
+    _use_threads(threads)
 
     _registry(registry)  # a bad registry is reported here, before the server starts
     if no_ui and (bench_dir or ask_approval):
@@ -172,7 +187,7 @@ def serve(
         else:
             from .server.serve import run
 
-            run(model or [], **options)
+            run(model or [], parallel=parallel, **options)
     except ValueError as exc:  # a refusal to start (no keys off loopback, a bad key, two models one name)
         _fail(str(exc))
 

@@ -10,8 +10,10 @@ BACKENDS under the name models.toml uses.
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -20,11 +22,24 @@ from ..vocab import SpecialTokens  # noqa: F401  (re-exported: it used to live h
 
 @dataclass
 class EvalStats:
-    """Token counts of the last prefill, so tests can prove prefix reuse without timing."""
+    """Token counts of the last prefill, so tests can prove prefix reuse and cancellation
+    without timing. evaluated_tokens grows chunk by chunk: after a cancelled prefill it says how
+    far the prompt got."""
 
     prompt_tokens: int = 0
     reused_tokens: int = 0
     evaluated_tokens: int = 0
+
+
+class Cancelled(Exception):
+    """Raised by prefill when the cancel event is set between two chunks of the prompt. The KV
+    cache then holds the prompt's evaluated prefix, which the next prefill may reuse."""
+
+
+# Prompt tokens per decode call in prefill: cancellation is checked between chunks, so this
+# bounds how long a cancelled prefill holds the model. benchmarks/prefill.py measured the cost
+# of chunks this small against 512 (see docs/runtime.md).
+PREFILL_CHUNK = 128
 
 
 class Backend(Protocol):
@@ -43,8 +58,9 @@ class Backend(Protocol):
         """The bytes a token contributes to the text (special tokens: their text)."""
         ...
 
-    def prefill(self, tokens: list[int]) -> np.ndarray:
-        """Make the context hold exactly `tokens`, evaluating only what the cache lacks.
+    def prefill(self, tokens: list[int], cancel: threading.Event | None = None) -> np.ndarray:
+        """Make the context hold exactly `tokens`, evaluating only what the cache lacks, in
+        chunks; raises Cancelled when `cancel` is set between two chunks.
 
         Returns the next-token logits (float32, length n_vocab) after the last token.
         """
@@ -75,6 +91,34 @@ def reusable_prefix(cached: list[int], tokens: list[int]) -> int:
     return common
 
 
+def thread_count(configured: int | None = None) -> int:
+    """Threads for a backend: $LOCALCALL_THREADS (several processes sharing cores), else the
+    model's own setting, else every core this process may use. That default is safe because
+    the pools sleep at their barriers (OMP_WAIT_POLICY, runtime/__init__.py); spinning pools on
+    busy cores decode a hundredfold slower (docs/runtime.md)."""
+    return int(os.environ.get("LOCALCALL_THREADS") or 0) or configured or _usable_cores()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def check_fits(cached: int, new: int, n_ctx: int) -> None:
+    if cached + new > n_ctx:
+        raise ValueError(f"{cached + new} tokens do not fit the context of {n_ctx}")
+
+
+def prompt_chunks(tokens: list[int], size: int, cancel: threading.Event | None) -> Iterator[list[int]]:
+    """`tokens` in chunks of at most `size`, checking `cancel` before each one."""
+    for start in range(0, len(tokens), size):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"cancelled after {start} of {len(tokens)} prompt tokens")
+        yield tokens[start:start + size]
+
+
 BackendFactory = Callable[..., Backend]
 BACKENDS: dict[str, str] = {
     # name in models.toml → "module:Class", imported only when used (torch is optional).
@@ -93,3 +137,16 @@ def backend_class(name: str):
         hint = " (pip install 'localcall[hf]')" if name == "transformers" else ""
         raise RuntimeError(f"backend {name!r} is not available: {exc}{hint}") from exc
     return getattr(module, cls)
+
+
+def open_backend(name: str, path, *, parallel: int = 1, **options) -> Backend:
+    """The backend `name` on the model at `path`; with parallel > 1, a runtime.batch
+    BatchedBackend decoding that many sequences together (llama.cpp only)."""
+    cls = backend_class(name)
+    if parallel <= 1:
+        return cls(path, **options)
+    if name != "llama.cpp":
+        raise ValueError(f"backend {name!r} runs one sequence at a time; parallel slots need llama.cpp")
+    from .batch import BatchedBackend
+
+    return BatchedBackend(cls(path, slots=parallel, **options))

@@ -8,7 +8,8 @@ jsonschema → a ChatResult.
 
 Concurrency: a model instance runs one generation at a time. `stream()` holds `self.lock`
 from its first token to its last (or until the caller closes the generator); other callers
-block on it. The server puts a bounded queue in front of this lock.
+block on it. The server puts a bounded queue in front of this lock. A batching backend
+(`parallel` > 1, runtime/batch.py) instead leases each generation a sequence of its own.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..grammars.spec import build_response_format_grammar, build_tool_grammar, j
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, MalformedToolCall, Message,
                         ReasoningDelta, ToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolChoice,
                         ToolSpec, Usage)
-from .backend import Backend, backend_class
+from .backend import Backend, open_backend
 from .generate import Generation
 from .registry import ModelSpec, Registry, load_registry
 from .sampling import SamplingParams
@@ -84,12 +85,14 @@ class ChatModel:
 
     @classmethod
     def load(cls, name_or_path: str | None = None, *, registry: Registry | None = None,
-             engine: str = DEFAULT_ENGINE, n_ctx: int | None = None, progress: bool = True) -> "ChatModel":
+             engine: str = DEFAULT_ENGINE, n_ctx: int | None = None, progress: bool = True,
+             parallel: int = 1) -> "ChatModel":
+        """parallel: generations at once (runtime/batch.py; llama.cpp only); 1 runs one at a time."""
         registry = registry or load_registry()
         spec = registry.get(name_or_path)
         path = resolve(spec, registry, progress=progress)
-        backend = backend_class(spec.backend)(path, n_ctx=n_ctx or spec.context_length, threads=spec.threads,
-                                              gpu_layers=spec.gpu_layers)
+        backend = open_backend(spec.backend, path, parallel=parallel, n_ctx=n_ctx or spec.context_length,
+                               threads=spec.threads, gpu_layers=spec.gpu_layers)
         model = cls(spec, backend, engine=engine)
         model.engine  # built now (it walks the vocabulary), not inside the first request
         return model
@@ -202,8 +205,8 @@ class ChatModel:
     def stream_prepared(self, prepared: PreparedRequest,
                         cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
         """Generation for a request prepared by `prepare`, or elsewhere (the server's raw completions)."""
-        with self._locked():
-            yield from self._run(prepared, cancel)
+        with self._session() as backend:
+            yield from self._run(prepared, cancel, backend)
 
     def chat(self, messages: list[Message], **request) -> ChatResult:
         for event in self.stream(messages, **request):
@@ -212,15 +215,21 @@ class ChatModel:
         raise AssertionError("stream ended without Finished")
 
     @contextmanager
-    def _locked(self):
-        with self.lock:
-            yield
+    def _session(self):
+        """What one generation runs on: a sequence of its own when the backend batches
+        (runtime/batch.py), else the backend itself, under the lock."""
+        if hasattr(self.backend, "lease"):
+            with self.backend.lease() as sequence:
+                yield sequence
+        else:
+            with self.lock:
+                yield self.backend
 
-    def _run(self, req: PreparedRequest, cancel: threading.Event | None) -> Iterator[ChatEvent]:
+    def _run(self, req: PreparedRequest, cancel: threading.Event | None, backend: Backend) -> Iterator[ChatEvent]:
         hook = self.engine.constraint(req.grammar) if req.grammar is not None else None
         parser = self.format.parser(req.tools) if req.parse_tools else None
         repeats = RepeatedCallFilter() if parser and req.drop_repeated_calls else None
-        gen = Generation(self.backend, req.prompt, req.params, hook=hook, cancel=cancel)
+        gen = Generation(backend, req.prompt, req.params, hook=hook, cancel=cancel)
         assembler = ResultAssembler(req.tools, self.format.call_id_style)
         try:
             for token in gen:
@@ -241,7 +250,7 @@ class ChatModel:
         if parser and not (repeats and repeats.repeated):
             yield from assembler.take(parser.finish())
         assembler.repeated_calls_dropped = repeats.repeated if repeats else 0
-        stats = self.backend.stats
+        stats = backend.stats
         usage = Usage(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
                       cached_tokens=stats.reused_tokens, forced_tokens=gen.forced_tokens)
         yield Finished(assembler.result(gen.finish_reason or "stop", usage))

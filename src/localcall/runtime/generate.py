@@ -3,7 +3,8 @@
 One step: logits → logits hook (the grammar masks what it forbids) → sample → hook accepts
 the token and may hand back tokens it forces (jump-forward) → the backend evaluates the
 sampled token and the forced ones as one batch. Stop tokens, stop strings, max_tokens, a full
-context and cancellation end the loop between tokens.
+context and cancellation end the loop between tokens; cancellation also stops the prefill
+between two chunks of the prompt.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from .backend import Backend
+from .backend import Backend, Cancelled
 from .sampling import Sampler, SamplingParams, TokenLogprob
 
 
@@ -72,7 +73,11 @@ class Generation:
         stops = StopMatcher(params.stop)
         budget = min(params.max_tokens or backend.n_ctx, backend.n_ctx - len(self.prompt))
         stop_ids = backend.special.stop_ids
-        logits = backend.prefill(self.prompt)
+        try:
+            logits = backend.prefill(self.prompt, self.cancel)
+        except Cancelled:
+            self.finish_reason = "cancelled"
+            return
         while True:
             if self.cancel.is_set():
                 self.finish_reason = "cancelled"

@@ -7,14 +7,15 @@ like the llama.cpp backend.
 
 from __future__ import annotations
 
-import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from .backend import EvalStats, SpecialTokens, reusable_prefix
+from .backend import (PREFILL_CHUNK, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix,
+                      thread_count)
 
 
 class TransformersBackend:
@@ -28,8 +29,7 @@ class TransformersBackend:
         if path.is_file():  # a GGUF file: transformers dequantizes it
             kwargs["gguf_file"] = path.name
             path = path.parent
-        if threads:
-            torch.set_num_threads(threads)
+        torch.set_num_threads(thread_count(threads))  # the same policy as llama.cpp's threads
         self.device = "cuda" if gpu_layers != 0 and torch.cuda.is_available() else "cpu"
         dtype = torch.float32 if self.device == "cpu" else torch.float16
         self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
@@ -38,6 +38,7 @@ class TransformersBackend:
         trained = getattr(self.model.config, "max_position_embeddings", None) or 4096
         self.n_ctx = min(n_ctx or trained, trained)
         self.n_batch = n_batch
+        self.prefill_chunk = min(PREFILL_CHUNK, n_batch)
         self.chat_template = self.tokenizer.chat_template if isinstance(self.tokenizer.chat_template, str) else None
         self._pieces = _token_pieces(self.tokenizer, self.n_vocab)
         self.special = self._special_tokens()
@@ -72,7 +73,7 @@ class TransformersBackend:
                              end_of_turn_ids=frozenset(end_of_turn), by_text=by_text, control_ids=control)
 
     @torch.inference_mode()
-    def prefill(self, tokens: list[int]) -> np.ndarray:
+    def prefill(self, tokens: list[int], cancel: threading.Event | None = None) -> np.ndarray:
         common = reusable_prefix(self._tokens, tokens)
         if self._cache is not None and common > 0:
             if common < len(self._tokens):
@@ -80,8 +81,14 @@ class TransformersBackend:
         else:
             self._cache, common = DynamicCache(), 0
         del self._tokens[common:]
-        self.stats = EvalStats(prompt_tokens=len(tokens), reused_tokens=common, evaluated_tokens=len(tokens) - common)
-        return self.append(tokens[common:])
+        self.stats = EvalStats(prompt_tokens=len(tokens), reused_tokens=common)
+        check_fits(len(self._tokens), len(tokens) - common, self.n_ctx)
+        logits = None
+        # Small chunks, so a cancelled prefill stops soon; what was evaluated stays cached.
+        for chunk in prompt_chunks(tokens[common:], self.prefill_chunk, cancel):
+            logits = self._forward(chunk)
+            self.stats.evaluated_tokens += len(chunk)
+        return logits
 
     def reset(self) -> None:
         """Forget the KV cache (the next prefill evaluates everything)."""
@@ -90,19 +97,21 @@ class TransformersBackend:
 
     @torch.inference_mode()
     def append(self, tokens: list[int]) -> np.ndarray:
-        if len(self._tokens) + len(tokens) > self.n_ctx:
-            raise ValueError(f"{len(self._tokens) + len(tokens)} tokens do not fit the context of {self.n_ctx}")
+        check_fits(len(self._tokens), len(tokens), self.n_ctx)
         if self._cache is None:
             self._cache = DynamicCache()
         logits = None
-        for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start:start + self.n_batch]
-            ids = torch.tensor([chunk], device=self.device)
-            out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1)
-            self._cache = out.past_key_values
-            self._tokens.extend(chunk)
-            logits = out.logits[0, -1]
-        return logits.float().cpu().numpy()[: self.n_vocab]
+        for chunk in prompt_chunks(tokens, self.n_batch, None):
+            logits = self._forward(chunk)
+        return logits
+
+    def _forward(self, chunk: list[int]) -> np.ndarray:
+        """Evaluate one chunk after the cached tokens; the next-token logits after it."""
+        ids = torch.tensor([chunk], device=self.device)
+        out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1)
+        self._cache = out.past_key_values
+        self._tokens.extend(chunk)
+        return out.logits[0, -1].float().cpu().numpy()[: self.n_vocab]
 
     def metadata(self) -> dict[str, str]:
         params = sum(p.numel() for p in self.model.parameters())
@@ -131,7 +140,3 @@ def _token_pieces(tokenizer, n_vocab: int) -> list[bytes]:
         piece = ll.decode_bytes([t])
         pieces.append(piece[1:] if piece.startswith(b"\xff") else piece)  # llguidance marks specials with 0xff
     return pieces
-
-
-def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)

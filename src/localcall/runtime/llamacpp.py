@@ -21,7 +21,8 @@ from pathlib import Path
 import llama_cpp as L
 import numpy as np
 
-from .backend import EvalStats, SpecialTokens, reusable_prefix
+from .backend import (PREFILL_CHUNK, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix,
+                      thread_count)
 
 _backend_ready = False
 
@@ -46,10 +47,14 @@ class LlamaCppBackend:
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
                  gpu_layers: int = 0, n_batch: int = 512, vocab_only: bool = False,
-                 extra_buffer_types: bool = False):
+                 extra_buffer_types: bool = False, flash_attn: bool | None = None, slots: int = 1):
         """vocab_only: load the vocabulary and metadata but no weights (for `localcall models`).
         extra_buffer_types: llama.cpp's own default, which crashes on some CPUs (see above);
-        only benchmarks/speed.py turns it on, in a subprocess, to measure what leaving it off costs."""
+        only benchmarks/speed.py turns it on, in a subprocess, to measure what leaving it off costs.
+        flash_attn: None leaves llama.cpp's choice (auto); benchmarks/prefill.py compares both.
+        slots: sequences the context holds at once (runtime/batch.py decodes them together), each
+        up to n_ctx tokens, in one unified KV cache of slots * n_ctx cells. With more than one,
+        only decode_sequences evaluates: prefill and append work on sequence 0."""
         _init_backend()
         self.model_path = str(model_path)
         mparams = L.llama_model_default_params()
@@ -71,24 +76,32 @@ class LlamaCppBackend:
         self.chat_template = raw.decode("utf-8") if raw else None
         self.n_ctx = trained
         self.threads = 0
+        self.slots = slots
         if vocab_only:
             return
         cparams = L.llama_context_default_params()
-        cparams.n_ctx = min(n_ctx or trained, trained) if trained > 0 else (n_ctx or 4096)
+        per_sequence = min(n_ctx or trained, trained) if trained > 0 else (n_ctx or 4096)
+        cparams.n_ctx = per_sequence * slots
         cparams.n_batch = cparams.n_ubatch = n_batch
-        cparams.n_seq_max = 1
-        # $LOCALCALL_THREADS overrides the model's own setting (several processes sharing cores).
-        n_threads = int(os.environ.get("LOCALCALL_THREADS") or 0) or threads or max(1, (os.cpu_count() or 2))
+        cparams.n_seq_max = slots
+        # One cache for all sequences: each may take cells anywhere; runtime/batch.py bounds each
+        # to n_ctx tokens, so together they never overflow it.
+        cparams.kv_unified = slots > 1
+        if flash_attn is not None:
+            cparams.flash_attn_type = L.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else L.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        n_threads = thread_count(threads)
         cparams.n_threads = cparams.n_threads_batch = n_threads
         self._ctx = L.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             L.llama_model_free(self._model)
             raise RuntimeError(f"llama.cpp could not create a context of {cparams.n_ctx} tokens for {self.model_path}")
-        self.n_ctx = L.llama_n_ctx(self._ctx)
+        self.n_ctx = L.llama_n_ctx(self._ctx) // slots
         self.n_batch = n_batch
+        self.prefill_chunk = min(PREFILL_CHUNK, n_batch)
         self.threads = n_threads
         self._memory = L.llama_get_memory(self._ctx)
         self._tokens: list[int] = []  # what the KV cache holds, in order
+        self._batch = L.llama_batch_init(n_batch, 0, 1) if slots > 1 else None
 
     # --- vocabulary ------------------------------------------------------------------------
 
@@ -143,15 +156,19 @@ class LlamaCppBackend:
 
     # --- evaluation ------------------------------------------------------------------------
 
-    def prefill(self, tokens: list[int]) -> np.ndarray:
+    def prefill(self, tokens: list[int], cancel: threading.Event | None = None) -> np.ndarray:
         common = reusable_prefix(self._tokens, tokens)
         if not L.llama_memory_seq_rm(self._memory, -1, common, -1):
             L.llama_memory_clear(self._memory, True)  # recurrent caches cannot drop a suffix
             common = 0
         del self._tokens[common:]
-        self.stats = EvalStats(prompt_tokens=len(tokens), reused_tokens=common,
-                               evaluated_tokens=len(tokens) - common)
-        return self.append(tokens[common:])
+        self.stats = EvalStats(prompt_tokens=len(tokens), reused_tokens=common)
+        check_fits(len(self._tokens), len(tokens) - common, self.n_ctx)
+        # Small chunks, so a cancelled prefill stops soon; what was evaluated stays cached.
+        for chunk in prompt_chunks(tokens[common:], self.prefill_chunk, cancel):
+            self._decode(chunk)
+            self.stats.evaluated_tokens += len(chunk)
+        return self._last_logits()
 
     def reset(self) -> None:
         """Forget the KV cache (the next prefill evaluates everything)."""
@@ -159,16 +176,20 @@ class LlamaCppBackend:
         self._tokens.clear()
 
     def append(self, tokens: list[int]) -> np.ndarray:
-        if len(self._tokens) + len(tokens) > self.n_ctx:
-            raise ValueError(f"{len(self._tokens) + len(tokens)} tokens do not fit the context of {self.n_ctx}")
-        for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start:start + self.n_batch]
-            arr = (L.llama_token * len(chunk))(*chunk)
-            rc = L.llama_decode(self._ctx, L.llama_batch_get_one(arr, len(chunk)))
-            if rc != 0:
-                self.reset()  # the cache may hold part of the chunk: the next prefill starts clean
-                raise RuntimeError(f"llama_decode failed with code {rc}")
-            self._tokens.extend(chunk)
+        check_fits(len(self._tokens), len(tokens), self.n_ctx)
+        for chunk in prompt_chunks(tokens, self.n_batch, None):
+            self._decode(chunk)
+        return self._last_logits()
+
+    def _decode(self, chunk: list[int]) -> None:
+        arr = (L.llama_token * len(chunk))(*chunk)
+        rc = L.llama_decode(self._ctx, L.llama_batch_get_one(arr, len(chunk)))
+        if rc != 0:
+            self.reset()  # the cache may hold part of the chunk: the next prefill starts clean
+            raise RuntimeError(f"llama_decode failed with code {rc}")
+        self._tokens.extend(chunk)
+
+    def _last_logits(self) -> np.ndarray:
         # A view into llama.cpp's buffer, valid until the next decode; the hook masks it in place.
         return np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, -1), shape=(self.n_vocab,))
 
@@ -224,6 +245,43 @@ class LlamaCppBackend:
         n = L.llama_model_meta_val_str(self._model, key.encode(), buf, 256)
         return buf.value.decode("utf-8", "replace") if n >= 0 else None
 
+    # --- several sequences (runtime/batch.py) ----------------------------------------------
+
+    def keep_prefix(self, seq: int, n: int) -> None:
+        """Drop every cached token of sequence `seq` from position n on."""
+        if not L.llama_memory_seq_rm(self._memory, seq, n, -1):
+            raise RuntimeError(f"llama.cpp cannot trim sequence {seq} (a recurrent model?)")
+
+    def share_prefix(self, src: int, dst: int, n: int) -> None:
+        """Sequence `dst` (emptied first) takes the first n cached tokens of `src`: the unified
+        cache lets both sequences use the same cells, so nothing is evaluated or copied."""
+        self.keep_prefix(dst, 0)
+        L.llama_memory_seq_cp(self._memory, src, dst, 0, n)
+
+    def decode_sequences(self, parts: list[tuple[int, list[int], int, bool]]) -> list[np.ndarray | None]:
+        """One llama_decode over parts (sequence id, tokens, position of the first, logits wanted),
+        together at most n_batch tokens. Returns per part a copy of the next-token logits after its
+        last token, or None where none were wanted. On failure nothing of the batch stays cached."""
+        batch, i, outputs = self._batch, 0, []
+        for seq, tokens, pos, wanted in parts:
+            for k, token in enumerate(tokens):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos + k, 1
+                batch.seq_id[i][0] = seq
+                batch.logits[i] = 0
+                i += 1
+            if wanted:
+                batch.logits[i - 1] = 1
+            outputs.append(i - 1 if wanted else None)
+        batch.n_tokens = i
+        rc = L.llama_decode(self._ctx, batch)
+        if rc != 0:
+            for seq, _, pos, _ in parts:
+                L.llama_memory_seq_rm(self._memory, seq, pos, -1)
+            raise RuntimeError(f"llama_decode failed with code {rc}")
+        return [None if at is None else
+                np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, at), shape=(self.n_vocab,)).copy()
+                for at in outputs]
+
     # --- facts -----------------------------------------------------------------------------
 
     def metadata(self) -> dict[str, str]:
@@ -242,12 +300,16 @@ class LlamaCppBackend:
             "n_vocab": str(self.n_vocab),
             "n_ctx": str(self.n_ctx),
             "threads": str(self.threads),
+            "slots": str(self.slots),
         }
 
     def close(self) -> None:
         if self._embed_ctx:
             L.llama_free(self._embed_ctx)
             self._embed_ctx = None
+        if getattr(self, "_batch", None) is not None:
+            L.llama_batch_free(self._batch)
+            self._batch = None
         if getattr(self, "_ctx", None):  # absent when vocab_only
             L.llama_free(self._ctx)
             self._ctx = None

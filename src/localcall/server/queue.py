@@ -1,10 +1,11 @@
 """Back-pressure and the worker threads: one bounded queue in front of each model instance.
 
-A model generates for one request at a time (`ChatModel.lock`). Requests are admitted while
-at most `max_waiting` of them wait behind the one generating; beyond that the answer is 429
-with a Retry-After estimated from how long generations have been taking. An admitted
-request waits for the model's slot on the event loop (not in a blocked thread), and gives up
-with 503 when its deadline passes first.
+A model generates for one request at a time (`ChatModel.lock`), or for `slots` at once when
+its backend batches (`--parallel`, runtime/batch.py). Requests are admitted while at most
+`max_waiting` of them wait behind the ones generating; beyond that the answer is 429 with a
+Retry-After estimated from how long generations have been taking. An admitted request waits
+for one of the model's slots on the event loop (not in a blocked thread), and gives up with
+503 when its deadline passes first.
 
 A generation runs in a thread of its own, so the event loop never waits on llama.cpp. Events
 cross to the loop in batches: the first at once (time to first token), then at most one batch
@@ -14,7 +15,7 @@ every core; batching cuts those wake-ups about threefold at ~130 tokens/s, and 2
 what a reader can see. (benchmarks/server.py measures both against the in-process rate.)
 
 The consumer stopping early (client gone, deadline) sets the generation's cancel event, which
-the generation loop checks between tokens. The slot is released when the thread has really
+the generation loop checks between tokens and the prefill between chunks of the prompt. The slot is released when the thread has really
 finished, so the next generation never queues on the model's lock inside a thread.
 """
 
@@ -70,7 +71,8 @@ class ModelQueue:
         self.max_waiting = max_waiting
         self.stream_interval = stream_interval
         self._admitted = 0
-        self._slot = asyncio.Lock()
+        self.parallel = getattr(model.backend, "slots", 1)  # generations the backend runs at once
+        self._slot = asyncio.Semaphore(self.parallel)
         self._jobs: set[_Job] = set()
         self._average_seconds = 2.0  # a guess until the first generation is measured
         self.closing = False
@@ -83,7 +85,7 @@ class ModelQueue:
         """A ticket for one request (all of its generations); APIError 429 when the queue is full."""
         if self.closing:
             raise _shutting_down()
-        if self._admitted > self.max_waiting:
+        if self._admitted >= self.parallel + self.max_waiting:
             raise APIError(429, f"The server is busy: {self.model.name} has {self.max_waiting} request(s) waiting "
                                 f"already. Retry after the time in the Retry-After header.",
                            code="queue_full", headers={"Retry-After": self.retry_after()})
@@ -91,8 +93,10 @@ class ModelQueue:
         return Ticket(self)
 
     def retry_after(self) -> str:
-        """Seconds until a place is likely free: the average generation time per request ahead."""
-        return str(max(1, min(600, math.ceil(self._average_seconds * max(1, self._admitted)))))
+        """Seconds until a place is likely free: the average generation time per request ahead,
+        shared among the slots."""
+        ahead = max(1, self._admitted) / self.parallel
+        return str(max(1, min(600, math.ceil(self._average_seconds * ahead))))
 
     async def stream(self, messages: list[Message] | PreparedRequest, *, cancel: threading.Event, deadline: float,
                      **request) -> AsyncIterator[list[ChatEvent]]:

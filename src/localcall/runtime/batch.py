@@ -1,0 +1,263 @@
+"""Continuous batching on llama.cpp: several generations share one context and every decode.
+
+`BatchedBackend` owns a LlamaCppBackend opened with `slots` sequences (n_seq_max, one unified
+KV cache, each sequence bounded to the model's context) and one scheduler thread, the only
+thread that calls llama_decode. A generation leases a `Sequence`, which is the Backend protocol
+for one slot: its prefill and append do not decode but hand their tokens to the scheduler and
+wait for their logits. So `runtime.generate.Generation` runs unchanged per request, in its own
+thread: its sampler, logits hook (grammar), stop strings, max_tokens and cancellation are per
+sequence by construction, and llguidance computes the masks of the sequences in their threads
+while the scheduler decodes.
+
+One step of the scheduler: wait briefly (`gather` seconds at most) until every running sequence
+has handed in its next tokens; admit prompts into free slots; build one batch: the next tokens
+of every running sequence first, then chunks of the prompts being prefilled in arrival order
+(at most `prefill_chunk` tokens each, `n_batch` in all), so a long prompt never stalls the
+others for more than a chunk; decode; hand each sequence whose tokens are all evaluated its
+logits.
+
+The prefix cache: a prompt goes to the free slot whose cache shares the longest prefix with
+it (least recently used among equals); when another slot, free or busy, holds a longer one,
+the new sequence shares those cells (llama_memory_seq_cp in the unified cache: no copy, no
+evaluation). Only the rest is evaluated; Sequence.stats reports the reused tokens as for a
+single-sequence backend. A cancelled prefill stops between chunks and leaves the evaluated
+prefix cached.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from .backend import PREFILL_CHUNK, Cancelled, EvalStats, check_fits, reusable_prefix
+from .llamacpp import LlamaCppBackend
+
+GATHER_SECONDS = 0.005  # how long a step waits for sequences still sampling their next token
+
+
+@dataclass(eq=False)
+class _Slot:
+    seq: int
+    tokens: list[int] = field(default_factory=list)  # what the KV cache holds for this sequence
+    owner: "Sequence | None" = None
+    last_used: int = 0
+
+
+@dataclass(eq=False)
+class _Work:
+    """Tokens a sequence handed in, waiting to be evaluated."""
+
+    sequence: "Sequence"
+    tokens: list[int]  # a whole prompt (prefill) or the next tokens (append)
+    prefill: bool
+    cancel: threading.Event | None = None
+    todo: list[int] | None = None  # what is left to evaluate; None until admitted
+    logits: np.ndarray | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class Sequence:
+    """One generation's view of a BatchedBackend: the Backend protocol for one slot."""
+
+    def __init__(self, owner: "BatchedBackend"):
+        self._owner = owner
+        self.slot: _Slot | None = None
+        self.stats = EvalStats()
+        self.forget_cache = False
+
+    def __getattr__(self, name):  # vocabulary and facts: the model's own
+        return getattr(self._owner.base, name)
+
+    def prefill(self, tokens: list[int], cancel: threading.Event | None = None) -> np.ndarray:
+        reusable_prefix([], tokens)  # refuses an empty prompt here, in the caller's thread
+        check_fits(0, len(tokens), self._owner.n_ctx)
+        return self._owner._run(_Work(self, list(tokens), prefill=True, cancel=cancel))
+
+    def append(self, tokens: list[int]) -> np.ndarray:
+        if self.slot is None:
+            raise RuntimeError("append before prefill")
+        check_fits(len(self.slot.tokens), len(tokens), self._owner.n_ctx)
+        return self._owner._run(_Work(self, list(tokens), prefill=False))
+
+    def reset(self) -> None:
+        """The next prefill evaluates everything."""
+        self.forget_cache = True
+
+
+class BatchedBackend:
+    """A llama.cpp model serving `slots` sequences at once. Vocabulary and facts are the base
+    backend's; generations run on `lease()`d sequences (ChatModel does this when a backend
+    has `lease`)."""
+
+    def __init__(self, base: LlamaCppBackend, *, prefill_chunk: int = PREFILL_CHUNK,
+                 gather: float = GATHER_SECONDS):
+        if getattr(base, "slots", 1) < 2:
+            raise ValueError("a BatchedBackend needs a LlamaCppBackend opened with slots >= 2")
+        self.base = base
+        self.slots = base.slots
+        self.prefill_chunk = min(prefill_chunk, base.n_batch)
+        self.gather = gather
+        self._slots = [_Slot(seq) for seq in range(base.slots)]
+        self._cond = threading.Condition()
+        self._pending: deque[_Work] = deque()
+        self._waiting_for_tokens: set[Sequence] = set()  # running, sampling their next token
+        self._clock = 0
+        self._closing = False
+        self.steps = 0  # decodes so far, and how many sequences they held: tests read these
+        self.sequences_decoded = 0
+        self._thread = threading.Thread(target=self._loop, name="localcall-batch", daemon=True)
+        self._thread.start()
+
+    def __getattr__(self, name):  # tokenize, token_bytes, special, n_ctx, ...: the base backend's
+        if name == "base":  # not set yet: __init__ failed
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    @contextmanager
+    def lease(self) -> Iterator[Sequence]:
+        """A sequence for one generation; its slot is free again (its cache kept) at the end."""
+        sequence = Sequence(self)
+        try:
+            yield sequence
+        finally:
+            with self._cond:
+                self._waiting_for_tokens.discard(sequence)
+                if sequence.slot is not None:
+                    sequence.slot.owner = None
+                    sequence.slot = None
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self.base.close()
+
+    # --- the consumers' side ---------------------------------------------------------------
+
+    def _run(self, work: _Work) -> np.ndarray:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the model is closing")
+            self._waiting_for_tokens.discard(work.sequence)
+            self._pending.append(work)
+            self._cond.notify_all()
+            while not work.done:
+                self._cond.wait()
+        if work.error is not None:
+            raise work.error
+        return work.logits
+
+    # --- the scheduler thread --------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                parts = self._next_step()
+                if parts is None:
+                    return
+                calls = [(w.sequence.slot.seq, chunk, len(w.sequence.slot.tokens), len(chunk) == len(w.todo))
+                         for w, chunk in parts]
+            try:
+                logits = self.base.decode_sequences(calls)  # outside the lock: consumers sample meanwhile
+            except Exception as exc:  # nothing of this batch stays cached: fail its works
+                with self._cond:
+                    for work, _ in parts:
+                        self._finish(work, error=exc)
+                continue
+            with self._cond:
+                self.steps += 1
+                self.sequences_decoded += len(parts)
+                for (work, chunk), out in zip(parts, logits):
+                    slot = work.sequence.slot
+                    slot.tokens.extend(chunk)
+                    work.todo = work.todo[len(chunk):]
+                    if work.prefill:
+                        work.sequence.stats.evaluated_tokens += len(chunk)
+                    if not work.todo:
+                        work.logits = out
+                        self._finish(work)
+
+    def _next_step(self) -> list[tuple[_Work, list[int]]] | None:
+        """Under the lock: wait for work, then the parts of the next batch (None: closing)."""
+        while True:
+            while not self._pending and not self._closing:
+                self._cond.wait()
+            if self._closing:
+                for work in list(self._pending):
+                    self._finish(work, error=RuntimeError("the model is closing"))
+                return None
+            deadline = time.monotonic() + self.gather
+            while self._waiting_for_tokens and not self._closing and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            parts = self._parts()
+            if parts:
+                return parts
+            self._cond.wait()  # every pending prompt waits for a slot: until one is released
+
+    def _parts(self) -> list[tuple[_Work, list[int]]]:
+        budget = self.base.n_batch
+        parts = []
+        # Running sequences first (one token each, or a few forced ones), then prompts in order.
+        for work in sorted(self._pending, key=lambda w: w.prefill):
+            if work.prefill and work.cancel is not None and work.cancel.is_set():
+                self._finish(work, error=Cancelled(f"cancelled with {len(work.todo or work.tokens)} of "
+                                                   f"{len(work.tokens)} prompt tokens left"))
+                continue
+            if work.todo is None and not self._admit(work):
+                continue
+            n = min(len(work.todo), budget, self.prefill_chunk if work.prefill else len(work.todo))
+            if n == 0:
+                break
+            parts.append((work, work.todo[:n]))
+            budget -= n
+        return parts
+
+    def _admit(self, work: _Work) -> bool:
+        """Bind a prompt to a slot (the free one sharing the longest prefix) and drop the part of
+        that slot's cache it does not share; an append continues its sequence's slot."""
+        sequence = work.sequence
+        if not work.prefill:
+            work.todo = work.tokens
+            return True
+        if sequence.slot is None:
+            free = [s for s in self._slots if s.owner is None]
+            if not free:
+                return False
+            sequence.slot = max(free, key=lambda s: (reusable_prefix(s.tokens, work.tokens), -s.last_used))
+            sequence.slot.owner = sequence
+        slot = sequence.slot
+        self._clock += 1
+        slot.last_used = self._clock
+        forget, sequence.forget_cache = sequence.forget_cache, False
+        common = 0 if forget else reusable_prefix(slot.tokens, work.tokens)
+        self.base.keep_prefix(slot.seq, common)
+        del slot.tokens[common:]
+        # Another slot, even a busy one, may hold more of this prompt: share its cells.
+        donor = max(self._slots, key=lambda s: reusable_prefix(s.tokens, work.tokens))
+        shared = reusable_prefix(donor.tokens, work.tokens)
+        if not forget and shared > common:
+            self.base.share_prefix(donor.seq, slot.seq, shared)
+            slot.tokens[:] = donor.tokens[:shared]
+            common = shared
+        sequence.stats = EvalStats(prompt_tokens=len(work.tokens), reused_tokens=common)
+        work.todo = work.tokens[common:]
+        return True
+
+    def _finish(self, work: _Work, error: BaseException | None = None) -> None:
+        work.error, work.done = error, True
+        if work in self._pending:
+            self._pending.remove(work)
+        if error is None and work.sequence.slot is not None:
+            # Running: the next step waits (briefly) for its next token, counted from now, not
+            # from when its thread wakes up, or a step would start before the others woke.
+            self._waiting_for_tokens.add(work.sequence)
+        self._cond.notify_all()

@@ -1,0 +1,231 @@
+"""Continuous batching (runtime/batch.py) on the real default model: concurrent generations
+share every decode without cross-talk, each keeps its own grammar, cancellation and context
+bound, and a slot reuses the prefix it holds."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import threading
+import time
+
+import jsonschema
+import pytest
+
+from localcall.messages import ContentDelta, Finished
+from localcall.runtime.generate import Generation
+from localcall.runtime.sampling import SamplingParams
+
+SLOTS = 4
+N_CTX = 512  # per sequence: small, so a test can fill one
+
+CAPITALS = {"Germany": "Berlin", "Japan": "Tokyo", "Russia": "Moscow", "Egypt": "Cairo"}
+
+TOOLS = {
+    "get_weather": {"type": "object", "properties": {
+        "city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "required": ["city", "unit"]},
+    "add_numbers": {"type": "object", "properties": {
+        "a": {"type": "integer", "minimum": 0, "maximum": 99}, "b": {"type": "integer", "minimum": 0, "maximum": 99}},
+        "required": ["a", "b"]},
+    "set_alarm": {"type": "object", "properties": {
+        "hour": {"type": "integer", "minimum": 0, "maximum": 23}, "label": {"type": "string", "maxLength": 20}},
+        "required": ["hour", "label"]},
+    "search_books": {"type": "object", "properties": {
+        "query": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 5}},
+        "required": ["query", "limit"]},
+}
+ASKS = {"get_weather": "What's the weather in Oslo?", "add_numbers": "Add 12 and 30.",
+        "set_alarm": "Wake me at 7 for the train.", "search_books": "Find books about whales."}
+
+
+def tool(name: str) -> dict:
+    return {"type": "function", "function": {"name": name, "description": ASKS[name], "parameters": TOOLS[name]}}
+
+
+@pytest.fixture(scope="module")
+def batched(registry):
+    """The default model with 4 slots of 512 tokens, as `localcall serve --parallel 4` loads it."""
+    from localcall.runtime.chat import ChatModel
+
+    model = ChatModel.load("smollm2-135m", registry=registry, parallel=SLOTS, n_ctx=N_CTX, progress=False)
+    yield model
+    model.backend.close()
+
+
+def ask(model, content: str, **options):
+    return model.chat([{"role": "user", "content": content}], **{"temperature": 0, "max_tokens": 24, **options})
+
+
+def concurrently(fn, items):
+    with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(fn, items))
+
+
+def batched_steps(model):
+    """(decode steps, sequences decoded) so far."""
+    return model.backend.steps, model.backend.sequences_decoded
+
+
+def test_concurrent_requests_get_their_own_answers(batched):
+    questions = [f"What is the capital of {country}?" for country in CAPITALS]
+    alone = [ask(batched, q).content for q in questions]
+    steps, sequences = batched_steps(batched)
+    together = [r.content for r in concurrently(lambda q: ask(batched, q), questions)]
+    steps, sequences = batched.backend.steps - steps, batched.backend.sequences_decoded - sequences
+    assert sequences > steps  # some decodes held several sequences
+    for country, answer in zip(CAPITALS, together):
+        assert CAPITALS[country] in answer, (country, answer)
+    # Greedy, so alone and in a batch the same tokens come out (batch shapes did not change them).
+    assert together == alone
+
+
+def test_forced_tool_calls_with_distinct_schemas_batch_and_stay_valid(batched):
+    tools = [tool(n) for n in TOOLS]
+
+    def call(name):
+        return batched.chat([{"role": "user", "content": ASKS[name]}], tools=tools,
+                            tool_choice={"type": "function", "function": {"name": name}}, temperature=0.7,
+                            seed=len(name), max_tokens=60)
+
+    warm = call("add_numbers")  # its slot now holds the system prompt and the tools
+    steps, sequences = batched_steps(batched)
+    results = concurrently(call, list(TOOLS))
+    assert batched.backend.sequences_decoded - sequences > batched.backend.steps - steps
+    for name, result in zip(TOOLS, results):
+        assert result.errors == [] and result.finish_reason == "tool_calls", (name, result)
+        (call_,) = result.tool_calls
+        assert call_.name == name
+        jsonschema.validate(json.loads(call_.arguments), TOOLS[name])
+        # Every slot shared the long common prefix the first request left in its own slot.
+        assert result.usage.cached_tokens > warm.usage.prompt_tokens - 20
+
+
+def test_cancelling_one_leaves_the_others_undisturbed(batched):
+    questions = [f"What is the capital of {country}?" for country in ("Japan", "Germany")]
+    alone = [ask(batched, q).content for q in questions]
+    cancel = threading.Event()
+    story_tokens = []
+
+    def story():
+        for event in batched.stream([{"role": "user", "content": "Write a long story about a dragon."}],
+                                    temperature=0, max_tokens=300, cancel=cancel):
+            if isinstance(event, ContentDelta):
+                story_tokens.append(event.text)
+                if len(story_tokens) == 3:
+                    cancel.set()
+            elif isinstance(event, Finished):
+                return event.result
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        cancelled = pool.submit(story)
+        others = [pool.submit(ask, batched, q) for q in questions]
+        assert cancelled.result().finish_reason == "cancelled"
+        assert [f.result().content for f in others] == alone
+    assert cancelled.result().usage.completion_tokens < 10
+
+
+def test_cancelled_prefill_in_a_batch_frees_its_slot_and_keeps_the_cache(batched):
+    backend = batched.backend
+    text = "The lighthouse keepers wrote down every storm and every ship. " * 40
+    prompt = backend.tokenize(f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
+    assert len(prompt) > 3 * backend.prefill_chunk
+    cancel = threading.Event()
+    with backend.lease() as sequence:
+        def watch():
+            while not (sequence.stats.prompt_tokens == len(prompt) and sequence.stats.evaluated_tokens > 0):
+                time.sleep(0.005)
+            cancel.set()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        gen = Generation(sequence, prompt, SamplingParams(temperature=0, max_tokens=4), cancel=cancel)
+        assert list(gen) == [] and gen.finish_reason == "cancelled"
+        watcher.join()
+        first = sequence.stats
+        assert 0 < first.evaluated_tokens < len(prompt) - first.reused_tokens
+    # The same prompt again: the slot kept what was evaluated, and the rest is evaluated now.
+    with backend.lease() as sequence:
+        tokens = list(Generation(sequence, prompt, SamplingParams(temperature=0, max_tokens=2)))
+        assert sequence.stats.reused_tokens == first.reused_tokens + first.evaluated_tokens
+        assert len(tokens) == 2
+
+
+def test_a_full_context_ends_that_sequence_with_length(batched):
+    text = "Tell me everything about the lighthouse keepers of the northern coast and their storms. " * 26
+    long_ask = batched.prepare([{"role": "user", "content": text}]).prompt
+    room = N_CTX - len(long_ask)
+    assert 0 < room < 120
+    never_ends = {"type": "json_schema", "json_schema": {"name": "story", "schema": {
+        "type": "object", "properties": {"story": {"type": "string", "minLength": 5000}}, "required": ["story"]}}}
+
+    def full():
+        return batched.chat([{"role": "user", "content": text}], response_format=never_ends, temperature=0)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        filled = pool.submit(full)
+        short = pool.submit(ask, batched, "What is the capital of Germany?")
+        assert "Berlin" in short.result().content and short.result().finish_reason == "stop"
+        assert filled.result().finish_reason == "length"
+        assert filled.result().usage.completion_tokens == room
+
+
+def test_a_follow_up_turn_reuses_its_own_slot(batched):
+    first = [{"role": "user", "content": "What is the capital of Japan?"}]
+    other = [{"role": "user", "content": "Name three colours of the rainbow."}]
+    reply = batched.chat(first, temperature=0, max_tokens=16)
+    batched.chat(other, temperature=0, max_tokens=16)
+    follow_up = first + [reply.message(), {"role": "user", "content": "And of Russia?"}]
+    again = batched.chat(follow_up, temperature=0, max_tokens=16)
+    # The first turn's prompt and most of its answer come from the cache of the slot it used.
+    assert again.usage.cached_tokens >= reply.usage.prompt_tokens
+
+
+def wait_until(predicate, timeout: float = 60) -> None:
+    start = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - start < timeout, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def parallel_server(start_server, batched):
+    """`localcall serve --parallel 4` in-process: four generations at once, none waiting."""
+    from localcall.server import ServerSettings
+
+    server = start_server({"smollm2-135m": batched}, ServerSettings(max_waiting=0, request_timeout=120))
+    server.queue = server.app.state.catalog.get("smollm2-135m")
+    return server
+
+
+def test_server_serves_its_slots_at_once_and_refuses_beyond(parallel_server, batched):
+    import httpx2
+    import openai
+
+    client = parallel_server.client()
+    queue = parallel_server.queue
+    assert queue.parallel == SLOTS
+    answers = concurrently(lambda c: client.chat.completions.create(
+        model="smollm2-135m", temperature=0, max_tokens=16,
+        messages=[{"role": "user", "content": f"What is the capital of {c}?"}]), list(CAPITALS))
+    for country, answer in zip(CAPITALS, answers):
+        assert CAPITALS[country] in answer.choices[0].message.content
+    # Four streams hold the four slots; with no room to wait, a fifth request is refused.
+    body = {"model": "smollm2-135m", "stream": True, "max_tokens": 400, "temperature": 0,
+            "messages": [{"role": "user", "content": "Write a long story about a dragon."}]}
+    with contextlib.ExitStack() as held:
+        for _ in range(SLOTS):
+            response = held.enter_context(httpx2.stream("POST", parallel_server.url + "/v1/chat/completions",
+                                                        json=body, timeout=60))
+            lines = response.iter_lines()
+            held.callback(lines.close)
+            next(lines)  # generating
+        assert all(slot.owner is not None for slot in batched.backend._slots)
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="smollm2-135m", max_tokens=2,
+                                           messages=[{"role": "user", "content": "Hi"}])
+    # The clients left: every slot is free again and the server answers.
+    wait_until(lambda: queue.admitted == 0 and all(slot.owner is None for slot in batched.backend._slots))
+    assert client.chat.completions.create(model="smollm2-135m", max_tokens=2,
+                                          messages=[{"role": "user", "content": "Hi"}]).choices
