@@ -96,15 +96,18 @@ def test_server_tool_runs_and_is_reported(tools_server, ran):
 def test_server_tool_streamed(tools_server):
     stream = client(tools_server, "alice").chat.completions.create(
         model=MODEL, messages=ASK, tool_choice=named("get_weather"), max_tokens=48, seed=1, stream=True)
-    final = None
+    final, live = None, []
     for chunk in stream:
         for choice in chunk.choices:
             assert not choice.delta.tool_calls  # no client tools were offered
             if choice.finish_reason:
                 final = chunk
+            elif (chunk.model_extra.get("localcall") or {}).get("executed_tool_calls"):
+                live.extend(chunk.model_extra["localcall"]["executed_tool_calls"])  # sent as each call ran
     assert final is not None
     done = final.model_extra["localcall"]["executed_tool_calls"]
     assert done[0]["name"] == "get_weather" and done[0]["status"] == "ok"
+    assert live == done  # each call once, before the end, as the final chunk lists them
 
 
 def test_client_tool_goes_back_to_the_client(tools_server):

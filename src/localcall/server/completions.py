@@ -185,6 +185,10 @@ class CompletionWriter:
             return self._chunk(event.text)
         return None
 
+    def executed(self, call) -> None:
+        """Completions run no server-side tools."""
+        return None
+
     def finish(self, result: ChatResult, executed: list) -> str:
         return self._chunk("", _finish(result.finish_reason))
 

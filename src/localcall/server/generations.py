@@ -82,6 +82,7 @@ class StreamWriter(Protocol):
 
     def begin(self, index: int = 0) -> str: ...  # before generation `index`
     def event(self, event: ChatEvent | TokenLogprob) -> str | None: ...
+    def executed(self, call: ToolExecuted) -> str | None: ...  # a server-side call, as soon as it ran
     def finish(self, result: ChatResult, executed: list[ToolExecuted]) -> str: ...  # after each generation
     def end(self, results: list[ChatResult]) -> str: ...  # after the last
     def error(self, exc: APIError) -> str: ...
@@ -138,10 +139,11 @@ async def sse_stream(writer: StreamWriter, first: Batch, events: AsyncIterator[B
                         return
                     if isinstance(event, ToolExecuted):
                         executed.append(event)
+                        chunk = writer.executed(event)
                     else:
                         chunk = writer.event(event)
-                        if chunk is not None:
-                            out.append(chunk)
+                    if chunk is not None:
+                        out.append(chunk)
                 if out:
                     yield "".join(out)
                     out = []

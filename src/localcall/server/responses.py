@@ -383,6 +383,10 @@ class ResponseEventWriter:
             return self._close("incomplete")  # generation stopped inside the call: it is not one
         return None
 
+    def executed(self, call) -> None:
+        """Server-side calls are reported with the finished response, not as they run."""
+        return None
+
     def finish(self, result: ChatResult, executed: list) -> str:
         out = self._close("incomplete" if client_finish_reason(result.finish_reason) == "length" else "completed")
         kept = {c.id for c in result.tool_calls}

@@ -83,6 +83,12 @@ class ChunkWriter:
             return self._chunk(s.Delta(tool_calls=[fragment]))
         return None
 
+    def executed(self, call) -> str:
+        """A server-side call (server/tools.ToolExecuted) as soon as it has run: a chunk with an
+        empty delta whose `localcall.executed_tool_calls` holds it; the final chunk lists every
+        call again."""
+        return self._chunk(s.Delta(), localcall=s.LocalcallExtension.of([], [call]))
+
     def finish(self, result: ChatResult, executed: list) -> str:
         """The last chunk of the current choice; `executed`: what the server ran so far."""
         return self._chunk(s.Delta(), s.client_finish_reason(result.finish_reason),
