@@ -206,15 +206,19 @@ def busy_query_processes() -> list[int]:
 
     found = []
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
-            for pid in f.read().split():
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as cmd:
-                        line = cmd.read().replace(b"\0", b" ").decode()
-                except FileNotFoundError:
-                    continue
-                if "sqlquery.py" in line:
-                    found.append(int(pid))
+        try:
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+                children = f.read().split()
+        except FileNotFoundError:  # a thread that ended since the listing
+            continue
+        for pid in children:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    line = cmd.read().replace(b"\0", b" ").decode()
+            except FileNotFoundError:
+                continue
+            if "sqlquery.py" in line:
+                found.append(int(pid))
     return sorted(set(found) - set(_WORKERS.idle))
 
 
