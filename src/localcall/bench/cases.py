@@ -67,6 +67,9 @@ class CaseResult:
     completion_tokens: int = 0
     model_info: str = ""  # size, quantization, where it ran
     tags: list[str] = field(default_factory=list)
+    # Best answer logit minus best call logit where the turn chose (bench.decision); None when
+    # not measured, or the turn had no such choice.
+    decision_margin: float | None = None
 
     @property
     def label(self) -> str:

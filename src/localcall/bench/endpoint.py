@@ -28,7 +28,9 @@ class OpenAITarget:
         if not constrained:
             raise ValueError("an endpoint decides its own decoding; "
                              "the unconstrained ablation needs an in-process model")
-        request = dict(model=self.model, messages=messages, **options)
+        # Through extra_body, fields the openai client does not know reach the server too
+        # (localcall's allow_repeated_tool_calls, say).
+        request = dict(model=self.model, messages=messages, extra_body=options)
         if tools:
             request["tools"] = [t.to_openai() for t in tools]
             request["tool_choice"] = tool_choice  # the OpenAI value: "auto" | "none" | "required" | {...}

@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -42,9 +42,14 @@ def read_results(path: Path) -> list[CaseResult]:
     return records
 
 
+# Measures something of a case before it runs, e.g. bench.decision.decision_margin.
+Probe = Callable[[Case], float | None]
+
+
 def run_case(target: ChatTarget, case: Case, *, model: str, constrained: bool, model_info: str = "",
-             options: dict | None = None) -> CaseResult:
+             options: dict | None = None, probe: Probe | None = None) -> CaseResult:
     tools = tool_set(case.functions)
+    margin = probe(case) if probe else None
     started = time.perf_counter()
     try:
         result = target.chat(case.messages, tools=tools.specs, tool_choice="auto", constrained=constrained,
@@ -68,11 +73,12 @@ def run_case(target: ChatTarget, case: Case, *, model: str, constrained: bool, m
         call_attempts=len(result.tool_calls) + len(result.errors),
         leaked=leaks_call(result.content, tools), latency_s=latency,
         prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
-        model_info=model_info, tags=list(case.tags))
+        model_info=model_info, tags=list(case.tags), decision_margin=margin)
 
 
 def run_cases(target: ChatTarget, cases: Iterable[Case], results: Path, *, model: str, constrained: bool = True,
-              model_info: str = "", options: dict | None = None, progress: bool = True) -> list[CaseResult]:
+              model_info: str = "", options: dict | None = None, progress: bool = True,
+              probe: Probe | None = None) -> list[CaseResult]:
     """Run the cases not yet in `results`, appending each record as it finishes; returns the new ones."""
     done = {r.key for r in read_results(results)}
     todo = [c for c in cases if (c.suite, c.id) not in done]
@@ -87,7 +93,7 @@ def run_cases(target: ChatTarget, cases: Iterable[Case], results: Path, *, model
         task = bar.add_task(label, total=len(todo))
         for case in todo:
             record = run_case(target, case, model=model, constrained=constrained, model_info=model_info,
-                              options=options)
+                              options=options, probe=probe)
             out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
             out.flush()
             new.append(record)

@@ -35,10 +35,17 @@ def load_suite(spec: str) -> list[Case]:
     raise ValueError(f"unknown suite {spec!r}: use bfcl:CATEGORY[,CATEGORY...], localcall, or a suite .json file")
 
 
-def sample(cases: list[Case], limit: int | None, seed: int) -> list[Case]:
-    """At most `limit` cases per (suite, category), chosen by `seed`, in their original order."""
+def sample(cases: list[Case], limit: int | None, seed: int, exclude_seeds: tuple[int, ...] = ()) -> list[Case]:
+    """At most `limit` cases per (suite, category), chosen by `seed`, in their original order.
+
+    exclude_seeds: first leave out the cases that each of these seeds picks with the same
+    limit, so that one seed's cases can be the tuning split and another's, disjoint from it,
+    the report split."""
     if limit is None:
         return cases
+    for other in exclude_seeds:
+        held = {(c.suite, c.id) for c in sample(cases, limit, other)}
+        cases = [c for c in cases if (c.suite, c.id) not in held]
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, case in enumerate(cases):
         groups[(case.suite, case.category)].append(index)

@@ -92,6 +92,20 @@ def json_node(schema: dict) -> Json:
     return _json(hoist(schema).root)
 
 
+def answer_node(schema: dict) -> Node:
+    """The answer form of a family whose answers are JSON (answer_schema), for the alternative
+    beside a call section. A closed object of one required property is spelled with its key as
+    literal text: llguidance (1.9.1) loses a %json object alternative next to a literal section
+    opening once `{"` is written, which left `{"tool_calls"` the only way on and made the model
+    call on every question. The text allowed is the same as json_node's."""
+    properties = schema.get("properties", {})
+    if (schema.get("type") == "object" and schema.get("additionalProperties") is False and len(properties) == 1
+            and schema.get("required") == list(properties)):
+        ((key, value),) = properties.items()
+        return Seq((Lit("{" + json.dumps(key) + ": "), json_node(value), Lit("}")))
+    return json_node(schema)
+
+
 def _json(schema) -> Json:
     return Json(json.dumps(closed(schema), sort_keys=False, separators=(",", ":")))
 
@@ -364,7 +378,7 @@ def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolCh
     if not syntax.trigger:  # constrained from the first token (the generic family)
         if forced or syntax.answer_schema is None:
             return section
-        return Alt((section, json_node(syntax.answer_schema)))
+        return Alt((section, answer_node(syntax.answer_schema)))
     if forced:
         return section
     return _lazy(section, syntax, lit, special, control_ids)
