@@ -164,3 +164,30 @@ def test_the_command_scores_an_endpoint_and_resumes(tmp_path, endpoint):
 
     refused = runner.invoke(app, ["accuracy", "--endpoint", endpoint, "--compare", "--out", str(out)])
     assert refused.exit_code == 2 and "--compare" in refused.output
+
+
+def test_options_reach_the_request_and_name_the_run(tmp_path, endpoint):
+    suite = tmp_path / "mini.json"
+    data = json.loads(LOCALCALL_SUITE.read_text())
+    data["cases"] = [c for c in data["cases"] if c["id"] == "weather_tokyo"]
+    suite.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    args = ["accuracy", "--endpoint", endpoint, "--suite", str(suite), "--out", str(out),
+            "--option", "allow_repeated_tool_calls=true", "--option", "temperature=0", "--option", "user=bench"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (request,) = _ChatCompletions.requests
+    assert request["allow_repeated_tool_calls"] is True and request["temperature"] == 0 and request["user"] == "bench"
+    host = endpoint.split("/")[2]
+    label = f'stub-model@{host} [allow_repeated_tool_calls=true,temperature=0,user="bench"]'
+    (record,) = read_results(results_path(out, label, constrained=True))
+    assert record.model == label and record.passed
+    # --label names the variant instead; a new name is a new run.
+    again = CliRunner().invoke(app, [*args, "--label", "variant b"])
+    assert again.exit_code == 0, again.output
+    assert len(_ChatCompletions.requests) == 2
+    assert read_results(results_path(out, f"stub-model@{host} [variant b]", constrained=True))
+
+    for bad, hint in ((["--option", "nokey"], "--option"), (["--decision"], "--decision")):
+        refused = CliRunner().invoke(app, [*args, *bad])
+        assert refused.exit_code == 2 and hint in refused.output

@@ -82,3 +82,14 @@ def test_sample_is_seeded_per_category():
     more = sample(cases + load_suite("bfcl:multiple"), 5, seed=1)
     assert [c for c in more if c.category != "multiple"] == first
     assert sample(cases, None, seed=1) == cases
+
+
+def test_an_excluded_seed_gives_a_disjoint_split():
+    cases = load_suite("bfcl:simple_python,irrelevance")
+    tune = sample(cases, 20, seed=0)
+    report = sample(cases, 20, seed=1, exclude_seeds=(0,))
+    assert Counter(c.category for c in report) == {"simple_python": 20, "irrelevance": 20}
+    assert not {c.id for c in tune} & {c.id for c in report}
+    assert report == sample(cases, 20, seed=1, exclude_seeds=(0,))
+    # Without the exclusion, two seeds' samples of 20 out of 240 or 400 overlap.
+    assert {c.id for c in tune} & {c.id for c in sample(cases, 20, seed=1)}

@@ -69,8 +69,9 @@ class DecisionHook:
         return self.inner.done()
 
 
-def biased(hook, syntax: CallSyntax, token_bytes: Callable[[int], bytes], answer_bias: float):
-    """`hook` with its decision biased by `answer_bias`; the hook itself when there is nothing to do."""
+def biased(hook, syntax: CallSyntax, backend, answer_bias: float):
+    """`hook` with its decision biased by `answer_bias` (backend: for its tokens' bytes); the
+    hook itself when there is nothing to do."""
     if hook is None or not answer_bias:
         return hook
-    return DecisionHook(hook, call_opening(syntax), token_bytes, answer_bias)
+    return DecisionHook(hook, call_opening(syntax), backend.token_bytes, answer_bias)

@@ -36,6 +36,9 @@ class SamplingParams:
     presence_penalty: float = 0.0
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias) pairs
     logprobs: int | None = None  # None: none reported; k: the chosen token's and the k likeliest
+    # Added to the answer's logits where a turn chooses between calling and answering
+    # (grammars.decision): > 0 answers more often, for models that call on any question.
+    answer_bias: float = 0.0
 
     def with_overrides(self, **values) -> "SamplingParams":
         """A copy with every value that is not None replaced."""
