@@ -41,3 +41,29 @@ def test_no_decision_where_calls_are_required(default_model, case):
     forced = default_model.chat(case.messages, tools=tool_set(case.functions).specs, tool_choice="required",
                                 answer_bias=100.0, **GREEDY)
     assert forced.tool_calls  # nothing to bias: the grammar admits only calls
+
+
+def _record(category: str, passed: bool, margin: float | None):
+    from localcall.bench.cases import CaseResult
+
+    return CaseResult(suite="bfcl", category=category, id=f"{category}_{margin}", model="m", constrained=True,
+                      passed=passed, error_type=None if passed else "selection:x", message="", messages=[],
+                      tools=[], content=None, calls=[], malformed=[], finish_reason="stop", valid_calls=0,
+                      call_attempts=0, leaked=False, latency_s=0.0, decision_margin=margin)
+
+
+def test_calibration_reads_each_bias_from_the_margins():
+    from localcall.bench.decision import calibrate, passes_at
+
+    records = [_record("irrelevance", False, -1.0), _record("irrelevance", False, -3.0),
+               _record("irrelevance", True, 0.5), _record("simple_python", True, -2.0),
+               _record("simple_python", False, -0.5), _record("simple_python", True, None)]
+    table = calibrate(records, [0.0, 1.5, 2.5])
+    assert table[0.0] == {"irrelevance": 1 / 3, "simple_python": 2 / 3, "all": 0.5}
+    # 1.5 turns the calls at -1.0 and -0.5 into answers: one irrelevance case passes, one
+    # simple case that failed anyway still fails.
+    assert table[1.5] == {"irrelevance": 2 / 3, "simple_python": 2 / 3, "all": 2 / 3}
+    # 2.5 also turns the right call at -2.0 into an answer: the simple case is lost.
+    assert table[2.5] == {"irrelevance": 2 / 3, "simple_python": 1 / 3, "all": 0.5}
+    with pytest.raises(ValueError, match=">= 0"):
+        passes_at(records[0], -1.0)
