@@ -3,8 +3,8 @@
     python benchmarks/calibrate_decision.py benchmarks/out/tune/results/smollm2-135m_v1_.jsonl
 
 Prints accuracy per category at each bias of the grid and the best one (the highest mean
-over categories; the smallest such bias). Exact for greedy runs (temperature=0): a turn
-answers exactly when its decision margin + bias > 0 (localcall.bench.decision).
+over categories; the smallest such bias). For greedy runs (temperature=0): a turn answers
+when its decision margin + bias > 0, to within ~0.1 logit (localcall.bench.decision).
 """
 
 from __future__ import annotations

@@ -28,10 +28,11 @@ def test_the_margin_decides_greedy_turns_and_the_bias_moves_them(default_model, 
     assert isinstance(margin, float)
     plain = _chat(default_model, case)
     assert bool(plain.tool_calls) == (margin < 0)
-    # Just past the margin, either way: the bias acts at the decision point and nowhere else.
-    answered = _chat(default_model, case, answer_bias=-margin + 0.25)
+    # Past the margin, either way: the bias acts at the decision point and nowhere else. (The
+    # probe's logits and the run's differ by ~0.1: the run evaluates its prompt from the cache.)
+    answered = _chat(default_model, case, answer_bias=-margin + 0.5)
     assert not answered.tool_calls and answered.content
-    called = _chat(default_model, case, answer_bias=-margin - 0.25)
+    called = _chat(default_model, case, answer_bias=-margin - 0.5)
     assert called.tool_calls and called.tool_calls[0].name == "get_weather"
 
 

@@ -2,9 +2,12 @@
 
 decision_margin runs the case's prompt up to the decision point only (a few tokens, greedy;
 the run that follows reuses the prompt from the backend's cache) and returns the margin
-grammars.decision records there. Under greedy decoding a turn answers exactly when margin +
+grammars.decision records there. Under greedy decoding a turn answers when margin +
 answer_bias > 0, so one run's records tell what every bias >= 0 would have scored
-(calibrate): the tuning split picks the bias, the report split is then run with it.
+(calibrate): the tuning split picks the bias, the report split is then run with it. This is
+close, not exact: the run that follows evaluates its prompt partly from the cache, in other
+batches, and its logits differ from the probe's by about 0.1 (seen on BFCL irrelevance: 2 of 5
+turns decided otherwise than their margin said).
 """
 
 from __future__ import annotations

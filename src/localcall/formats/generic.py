@@ -45,7 +45,9 @@ INSTRUCTIONS = """You can use tools. Each tool is described by a JSON object wit
 
 Answer with exactly one JSON object and nothing else, in one of two forms:
 {{"tool_calls": [{{"name": "<tool name>", "arguments": {{<arguments>}}}}]}} to call one or more tools;
-{{"response": "<your answer>"}} to answer directly."""
+{{"response": "<your answer>"}} to answer directly.
+
+Call a tool only when one of these tools does what the user asks; when none does, answer directly. Make each needed call once, and several calls only for several different requests. Take every argument value from the user's words."""
 INSTRUCTIONS_WITHOUT_TOOLS = """No tools are available now. Answer with exactly one JSON object and nothing else:
 {"response": "<your answer>"}"""
 
