@@ -31,8 +31,8 @@ def decision_margin(model, case: Case) -> float | None:
         return None
     hook = DecisionHook(model.engine.constraint(prepared.grammar),
                         call_opening(model.format.call_syntax(model.backend.special)), model.backend.token_bytes)
-    with model.lock:
-        for _ in Generation(model.backend, prepared.prompt, prepared.params, hook=hook):
+    with model._session() as backend:  # what a generation of this model runs on, as chat's do
+        for _ in Generation(backend, prepared.prompt, prepared.params, hook=hook):
             if not hook.deciding:
                 break
     return hook.margin
