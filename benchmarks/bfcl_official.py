@@ -18,6 +18,7 @@ from pathlib import Path
 
 from localcall.bench import bfcl
 from localcall.bench.checker import Call, check
+from localcall.bench.validity import parse_arguments
 
 
 def _lines(path: Path) -> list[dict]:
@@ -32,10 +33,8 @@ def our_calls(result, functions: list[dict]) -> list[Call]:
     calls = []
     for entry in result:
         for name, arguments in entry.items():
-            try:
-                args = json.loads(arguments) if isinstance(arguments, str) else arguments
-            except json.JSONDecodeError:
-                args = arguments
+            # As the harness reads a call: arguments that are not a JSON object are None.
+            args = parse_arguments(arguments) if isinstance(arguments, str) else arguments
             calls.append(Call(tools.original_name(name), args))
     return calls
 
