@@ -25,7 +25,8 @@ OPTIONAL_FIELDS = {
     "gpu_layers": int,
     "sampling": dict,
 }
-SAMPLING_FIELDS = {"temperature": float, "top_p": float, "top_k": int, "max_tokens": int}
+# answer_bias: added to the answer side of a call-or-answer decision (grammars/decision.py).
+SAMPLING_FIELDS = {"temperature": float, "top_p": float, "top_k": int, "max_tokens": int, "answer_bias": float}
 
 
 class RegistryError(ValueError):
