@@ -18,7 +18,7 @@ from localcall.runtime.generate import Generation
 from localcall.runtime.sampling import SamplingParams
 
 SLOTS = 4
-N_CTX = 512  # per sequence: small, so a test can fill one
+N_CTX = 768  # per sequence: small, so a test can fill one, and room for a ~480-token tool prompt
 
 CAPITALS = {"Germany": "Berlin", "Japan": "Tokyo", "Russia": "Moscow", "Egypt": "Cairo"}
 
@@ -46,7 +46,7 @@ def tool(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def batched(registry):
-    """The default model with 4 slots of 512 tokens, as `localcall serve --parallel 4` loads it."""
+    """The default model with 4 slots of N_CTX tokens, as `localcall serve --parallel 4` loads it."""
     from localcall.runtime.chat import ChatModel
 
     model = ChatModel.load("smollm2-135m", registry=registry, parallel=SLOTS, n_ctx=N_CTX, progress=False)
@@ -153,8 +153,11 @@ def test_cancelled_prefill_in_a_batch_frees_its_slot_and_keeps_the_cache(batched
 
 
 def test_a_full_context_ends_that_sequence_with_length(batched):
-    text = "Tell me everything about the lighthouse keepers of the northern coast and their storms. " * 26
-    long_ask = batched.prepare([{"role": "user", "content": text}]).prompt
+    sentence = "Tell me everything about the lighthouse keepers of the northern coast and their storms. "
+    text, long_ask = "", []
+    while N_CTX - len(long_ask) >= 120:  # a prompt that leaves a little room in the slot
+        text += sentence
+        long_ask = batched.prepare([{"role": "user", "content": text}]).prompt
     room = N_CTX - len(long_ask)
     assert 0 < room < 120
     never_ends = {"type": "json_schema", "json_schema": {"name": "story", "schema": {

@@ -36,7 +36,7 @@ def allowed(mode: str, *names: str) -> dict:
 def test_allowed_tools_required_calls_only_the_allowed(openai_client):
     for name in ("get_time", "get_news"):
         r = openai_client.chat.completions.create(model=MODEL, messages=ASK, tools=[WEATHER, TIME, NEWS],
-                                                  tool_choice=allowed("required", name), max_tokens=40, seed=1,
+                                                  tool_choice=allowed("required", name), max_tokens=100, seed=1,
                                                   parallel_tool_calls=False)
         calls = r.choices[0].message.tool_calls
         assert calls and {c.function.name for c in calls} == {name}

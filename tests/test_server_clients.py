@@ -83,11 +83,24 @@ def test_langchain_with_structured_output(live_server, method):
 
 # --- simonw's llm --------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def calling_server(start_server, default_model):
+    """The default model served with a models.toml-style `answer_bias = -10`: in tool_choice
+    auto it calls a tool whenever one is offered. For clients that cannot force a call (llm)."""
+    from dataclasses import replace
+
+    from localcall.runtime.chat import ChatModel
+    from localcall.server import ServerSettings
+
+    spec = replace(default_model.spec, sampling={**default_model.spec.sampling, "answer_bias": -10.0})
+    return start_server({MODEL: ChatModel(spec, default_model.backend)}, ServerSettings(default_max_tokens=256))
+
+
 @pytest.fixture
-def llm_cli(live_server, tmp_path):
+def llm_cli(calling_server, tmp_path):
     """Runs `llm` in a process of its own, with localcall as an extra OpenAI model."""
     (tmp_path / "extra-openai-models.yaml").write_text(
-        f"- model_id: localcall\n  model_name: {MODEL}\n  api_base: {live_server.url}/v1\n"
+        f"- model_id: localcall\n  model_name: {MODEL}\n  api_base: {calling_server.url}/v1\n"
         f"  supports_tools: true\n  supports_schema: true\n")
     env = {**os.environ, "LLM_USER_PATH": str(tmp_path), "OPENAI_API_KEY": "unused"}
 
