@@ -24,7 +24,7 @@ CAPITALS = {"Germany": "Berlin", "Japan": "Tokyo", "Russia": "Moscow", "Egypt": 
 
 TOOLS = {
     "get_weather": {"type": "object", "properties": {
-        "city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "city": {"type": "string", "maxLength": 20}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
         "required": ["city", "unit"]},
     "add_numbers": {"type": "object", "properties": {
         "a": {"type": "integer", "minimum": 0, "maximum": 99}, "b": {"type": "integer", "minimum": 0, "maximum": 99}},
@@ -33,7 +33,7 @@ TOOLS = {
         "hour": {"type": "integer", "minimum": 0, "maximum": 23}, "label": {"type": "string", "maxLength": 20}},
         "required": ["hour", "label"]},
     "search_books": {"type": "object", "properties": {
-        "query": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 5}},
+        "query": {"type": "string", "maxLength": 30}, "limit": {"type": "integer", "minimum": 1, "maximum": 5}},
         "required": ["query", "limit"]},
 }
 ASKS = {"get_weather": "What's the weather in Oslo?", "add_numbers": "Add 12 and 30.",

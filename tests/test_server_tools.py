@@ -5,6 +5,7 @@ and in the audit log. Permissions are per API key; high-risk tools need a policy
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx2
@@ -53,6 +54,7 @@ def tools_server(start_server, default_model, tmp_path_factory, ran):
         return "deleted"
 
     def slow_lookup(query: str) -> str:
+        LOOKUP_STARTED.set()
         time.sleep(3)
         return "found"
 
@@ -181,12 +183,19 @@ def test_client_tool_named_like_a_server_tool(tools_server):
     assert "get_weather" in info.value.message
 
 
+LOOKUP_STARTED = threading.Event()  # set by slow_lookup when it begins
+
+
 def test_client_leaving_during_a_server_tool_frees_its_place(tools_server):
     queue = tools_server.app.state.catalog.get(MODEL)
-    with pytest.raises(httpx2.TimeoutException):
-        httpx2.post(tools_server.url + "/v1/chat/completions", timeout=2.0,
-                    headers={"Authorization": f"Bearer {KEYS['alice']}"},
-                    json={"model": MODEL, "messages": ASK, "tool_choice": named("slow_lookup"), "max_tokens": 32})
+    LOOKUP_STARTED.clear()
+    # Streamed, so the response begins at once; the client hangs up while the tool runs.
+    with httpx2.stream("POST", tools_server.url + "/v1/chat/completions", timeout=60,
+                       headers={"Authorization": f"Bearer {KEYS['alice']}"},
+                       json={"model": MODEL, "messages": ASK, "tool_choice": named("slow_lookup"), "max_tokens": 32,
+                             "stream": True}) as response:
+        assert response.status_code == 200
+        assert LOOKUP_STARTED.wait(60), "the server never ran slow_lookup"
     # A leaked place never frees; the bound only keeps a failure from hanging the suite (the
     # machine's speed varies too much for a tighter one to mean anything).
     start = time.monotonic()
