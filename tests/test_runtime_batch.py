@@ -12,6 +12,7 @@ import time
 
 import jsonschema
 import pytest
+from fixtures.waiting import wait_until
 
 from localcall.messages import ContentDelta, Finished
 from localcall.runtime.generate import Generation
@@ -183,13 +184,6 @@ def test_a_follow_up_turn_reuses_its_own_slot(batched):
     again = batched.chat(follow_up, temperature=0, max_tokens=16)
     # The first turn's prompt and most of its answer come from the cache of the slot it used.
     assert again.usage.cached_tokens >= reply.usage.prompt_tokens
-
-
-def wait_until(predicate, timeout: float = 60) -> None:
-    start = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - start < timeout, "timed out"
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import time
 
 import httpx2
 import pytest
+from fixtures.waiting import wait_until
 
 from localcall.runtime.backend import reusable_prefix
 from localcall.runtime.generate import Generation
@@ -22,14 +23,6 @@ SYSTEM = ("You are a careful assistant for the harbour office. Answer briefly an
 QUESTION = "What is the capital of France?"
 PARAGRAPH = ("The lighthouse keepers of the northern coast kept logs of every storm, every ship and every "
              "failed lamp, and the logs fill a whole room of the harbour museum today. ")
-
-
-def wait_until(predicate, timeout: float = 120) -> None:
-    """Polls predicate; the timeout only keeps a broken build from hanging the suite."""
-    start = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - start < timeout, "timed out"
-        time.sleep(0.005)
 
 
 def chatml(system: str, user: str) -> str:

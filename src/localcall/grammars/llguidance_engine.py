@@ -173,8 +173,8 @@ class _Vocab:
         self._tokenize = tokenize
 
     def __call__(self, text):
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
+        # Bytes go through as they are: forced bytes can end inside a character, and the
+        # spelling tokenizer (vocab.py) spells those from vocabulary entries.
         return self._tokenize(text)
 
 

@@ -93,8 +93,10 @@ class Sampler:
         self._bias = np.array([b for _, b in params.logit_bias], dtype=np.float32)
 
     def observe(self, tokens: Iterable[int]) -> None:
-        """Count tokens that joined the output (sampled or forced), for the penalties."""
-        self.counts.update(tokens)
+        """Count tokens that joined the output (sampled or forced), for the penalties (only
+        when there are penalties: this runs on every step)."""
+        if self.params.frequency_penalty or self.params.presence_penalty:
+            self.counts.update(tokens)
 
     def adjust(self, logits: np.ndarray) -> None:
         """logit_bias and the penalties, in place (masked tokens stay -inf)."""

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-# Keywords whose values are schemas, or maps or lists of schemas.
-_SUBSCHEMA = ("items", "additionalItems", "contains", "not", "if", "then", "else")
-_SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
-_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+from ..grammars.keywords import subschemas
 
 
 def strict_problem(schema: Any) -> str | None:
     """What makes `schema` unacceptable in strict mode, naming the place; None if it is fine."""
     if not isinstance(schema, dict) or schema.get("type") != "object":
         return "the root must be a schema of type 'object'"
-    for path, node in _objects(schema, ""):
+    for path, node in _objects(schema):
         where = f"at {path}" if path else "at the root"
         if node.get("additionalProperties") is not False:
             return f"{where}: additionalProperties must be false"
@@ -28,19 +25,24 @@ def strict_problem(schema: Any) -> str | None:
     return None
 
 
-def _objects(node: Any, path: str) -> Iterator[tuple[str, dict]]:
-    """Every object schema in `node`, with its path (properties.address.items...)."""
-    if not isinstance(node, dict):
-        return
-    kind = node.get("type")
-    if kind == "object" or (isinstance(kind, list) and "object" in kind) or "properties" in node:
-        yield path, node
-    join = (lambda key: f"{path}.{key}" if path else key)
-    for key in _SUBSCHEMA:
-        yield from _objects(node.get(key), join(key))
-    for key in _SCHEMA_LISTS:
-        for i, sub in enumerate(node.get(key) or ()):
-            yield from _objects(sub, f"{join(key)}[{i}]")
-    for key in _SCHEMA_MAPS:
-        for name, sub in (node.get(key) or {}).items():
-            yield from _objects(sub, f"{join(key)}.{name}")
+def _objects(schema: dict) -> Iterator[tuple[str, dict]]:
+    """Every object schema in `schema`, depth first, with its path (properties.address.items...).
+    An explicit stack: the schema is user input (grammars/schema.py bounds its size later)."""
+    stack: list[tuple[str, Any]] = [("", schema)]
+    while stack:
+        path, node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if kind == "object" or (isinstance(kind, list) and "object" in kind) or "properties" in node:
+            yield path, node
+        children = [(_join(path, where), sub) for where, sub in subschemas(node)]
+        stack.extend(reversed(children))
+
+
+def _join(path: str, where: tuple) -> str:
+    """("items",) → "items"; ("properties", "city") → "properties.city"; ("anyOf", 0) → "anyOf[0]"."""
+    key = f"{path}.{where[0]}" if path else where[0]
+    if len(where) == 1:
+        return key
+    return f"{key}[{where[1]}]" if isinstance(where[1], int) else f"{key}.{where[1]}"
