@@ -157,7 +157,7 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
 
-    from localcall.runtime.chat import ChatModel
+    from localcall.model import ChatModel
     from localcall.runtime.registry import load_registry
 
     reg = load_registry()

@@ -27,7 +27,7 @@ import time
 import httpx2
 
 from localcall.messages import ContentDelta, Finished
-from localcall.runtime.chat import ChatModel
+from localcall.model import ChatModel
 from localcall.server import ServerSettings, create_app
 from localcall.server.serve import BackgroundServer
 

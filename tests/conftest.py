@@ -40,7 +40,7 @@ def any_backend(request):
 @pytest.fixture(scope="session")
 def default_model(registry, llama_backend):
     """The embedded default model as a ChatModel (llama.cpp backend)."""
-    from localcall.runtime.chat import ChatModel
+    from localcall.model import ChatModel
 
     return ChatModel(registry.get("smollm2-135m"), llama_backend)
 
@@ -48,7 +48,7 @@ def default_model(registry, llama_backend):
 @pytest.fixture(scope="session")
 def hf_model(registry, hf_backend):
     """The same weights on the transformers backend."""
-    from localcall.runtime.chat import ChatModel
+    from localcall.model import ChatModel
 
     return ChatModel(registry.get("smollm2-135m-hf"), hf_backend)
 

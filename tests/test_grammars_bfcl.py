@@ -14,7 +14,7 @@ from localcall.bench.bfcl import iter_function_schemas, normalize_function
 from localcall.grammars.schema import SchemaError, validate_instance
 from localcall.grammars.spec import json_node
 from localcall.messages import ToolSpec
-from localcall.runtime.chat import RequestError
+from localcall.model import RequestError
 
 
 @pytest.fixture(scope="module")

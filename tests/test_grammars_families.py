@@ -12,7 +12,7 @@ import pytest
 
 from localcall.grammars.schema import validate_instance
 from localcall.messages import Finished, ToolCallDelta, ToolCallStart
-from localcall.runtime.chat import ChatModel, RequestError
+from localcall.model import ChatModel, RequestError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fixtures.tiny_gguf import tiny_gguf_path  # noqa: E402

@@ -48,7 +48,7 @@ def tool(name: str) -> dict:
 @pytest.fixture(scope="module")
 def batched(registry):
     """The default model with 4 slots of N_CTX tokens, as `localcall serve --parallel 4` loads it."""
-    from localcall.runtime.chat import ChatModel
+    from localcall.model import ChatModel
 
     model = ChatModel.load("smollm2-135m", registry=registry, parallel=SLOTS, n_ctx=N_CTX, progress=False)
     yield model

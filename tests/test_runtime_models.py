@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from localcall.grammars.schema import validate_instance
-from localcall.runtime.chat import ChatModel
+from localcall.model import ChatModel
 from localcall.runtime.generate import Generation
 from localcall.runtime.sampling import SamplingParams
 from localcall.runtime.sources import resolve

@@ -163,7 +163,7 @@ class ForbiddenTokenAt:
 
 @pytest.fixture(scope="module")
 def faulty_server(start_server, default_model):
-    from localcall.runtime.chat import ChatModel
+    from localcall.model import ChatModel
     from localcall.server import ServerSettings
 
     class FaultyEngine:

@@ -89,7 +89,7 @@ def calling_server(start_server, default_model):
     auto it calls a tool whenever one is offered. For clients that cannot force a call (llm)."""
     from dataclasses import replace
 
-    from localcall.runtime.chat import ChatModel
+    from localcall.model import ChatModel
     from localcall.server import ServerSettings
 
     spec = replace(default_model.spec, sampling={**default_model.spec.sampling, "answer_bias": -10.0})

@@ -1,16 +1,10 @@
 """The loop end to end with the real default model (SmolLM2-135M on llama.cpp): a forced,
 grammar-constrained call to the calculator, executed, fed back, and the model asked again."""
 
-import importlib.util
 import json
-
-import pytest
 
 from localcall.tools import Agent
 from localcall.tools.builtin import calculator
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("localcall.runtime.chat") is None,
-                                reason="localcall.runtime.chat (ChatModel) is not there yet")
 
 
 def test_agent_with_the_default_model_and_the_calculator(default_model, tools_audit):

@@ -46,7 +46,7 @@ def _registry(path: Optional[str]):
 
 
 def _load(name: Optional[str], registry, engine: Optional[str] = None):
-    from .runtime.chat import ChatModel
+    from .model import ChatModel
     from .runtime.sources import WeightsMissing
 
     kwargs = {"engine": engine} if engine else {}
@@ -59,7 +59,7 @@ def _load(name: Optional[str], registry, engine: Optional[str] = None):
 @app.command()
 def models(registry: Optional[str] = RegistryOpt) -> None:
     """List the models in the registry, whether their weights are here, and their chat format."""
-    from .runtime.catalog import describe
+    from .model.catalog import describe
 
     reg = _registry(registry)
     table = Table(title=f"models ({', '.join(reg.files)})")
@@ -103,7 +103,7 @@ def chat(
     chat_model = _load(model, _registry(registry), engine)
     sampling = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
     messages = [{"role": "system", "content": system}] if system else []
-    from .runtime.chat import RequestError
+    from .model import RequestError
 
     prompts = [message] if message is not None else _read_prompts()
     for prompt in prompts:

@@ -141,7 +141,7 @@ class ChatResult:
     # executed; the server shows them as OpenAI does (see server/schemas.completion).
     incomplete_calls: list[ToolCall] = field(default_factory=list)
     # Calls dropped because they repeated an earlier call of the same message (same name,
-    # same arguments); generation stopped there. See runtime/chat.py RepeatedCallFilter.
+    # same arguments); generation stopped there. See model/repeats.py RepeatedCallFilter.
     repeated_calls_dropped: int = 0
 
     def message(self) -> Message:

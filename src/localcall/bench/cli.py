@@ -49,7 +49,7 @@ def results_path(out: Path, model: str, constrained: bool) -> Path:
 
 def _in_process(names: list[str | None]) -> Iterator[tuple[str, ChatTarget, str]]:
     """Each model loaded in turn, so only one is in memory at a time (None: the default model)."""
-    from ..runtime.chat import ChatModel
+    from ..model import ChatModel
 
     for name in names:
         try:

@@ -148,7 +148,7 @@ def machine() -> dict:
 
 
 def measure(name: str, n: int, repeat: int) -> dict:
-    from ..runtime.chat import ChatModel
+    from ..model import ChatModel
 
     before = rss_mb()
     start = time.perf_counter()

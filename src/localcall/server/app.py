@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
 from ..messages import ChatResult
-from ..runtime.chat import ChatModel
+from ..model import ChatModel
 from . import completions, embeddings, errors, responses
 from .auth import Auth
 from .bodylimit import DEFAULT_MAX_BODY, BodyLimit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..runtime.chat import ChatModel
+from ..model import ChatModel
 from .errors import APIError
 from .queue import ModelQueue
 from .schemas import ModelCard, now

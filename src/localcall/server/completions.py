@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field, field_validator
 
 from ..messages import ChatEvent, ChatResult, ContentDelta
-from ..runtime.chat import ChatModel, PreparedRequest
+from ..model import ChatModel, PreparedRequest
 from ..runtime.sampling import TokenLogprob
 from . import errors
 from .catalog import Catalog

@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from .. import __version__
-from ..runtime.chat import ChatModel
+from ..model import ChatModel
 
 
 def system_fingerprint(model: ChatModel) -> str:

@@ -21,7 +21,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from ..messages import ChatEvent, ChatResult, Finished
-from ..runtime.chat import RequestError
+from ..model import RequestError
 from ..runtime.sampling import TokenLogprob
 from .disconnect import ClientGone, unless_disconnected
 from .errors import APIError, bad_request

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from ..messages import ChatEvent, Finished, Message
-from ..runtime.chat import ChatModel, PreparedRequest
+from ..model import ChatModel, PreparedRequest
 from .errors import APIError
 
 _SMOOTHING = 0.3  # weight of the newest generation in the running average of their durations

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import uvicorn
 
-from ..runtime.chat import ChatModel
+from ..model import ChatModel
 from ..runtime.registry import load_registry
 from ..tools import AuditLog, Policy, load_tools
 from .app import ServerSettings, create_app

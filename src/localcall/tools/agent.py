@@ -34,7 +34,7 @@ from .registry import ToolRegistry
 
 
 class ChatModelLike(Protocol):
-    """What the loop needs from a model: runtime.chat.ChatModel, a remote client, a test double.
+    """What the loop needs from a model: model.ChatModel, a remote client, a test double.
     A model that also has ChatModel's `stream(messages, *, cancel, **request)` can be streamed."""
 
     def chat(self, messages: list[Message], *, tools: list[ToolSpec] | None = None,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .registry import ModelSpec, Registry
-from .sources import converted_dir, is_present, locate
+from ..runtime.registry import ModelSpec, Registry
+from ..runtime.sources import converted_dir, is_present, locate
 
 
 @dataclass
@@ -40,13 +40,13 @@ def _detect(spec: ModelSpec, registry: Registry) -> str:
     if spec.source.kind == "convert":
         gguf = locate(registry.get(spec.source.value).source)
     if gguf is not None and gguf.is_file():
-        from .llamacpp import LlamaCppBackend
+        from ..runtime.llamacpp import LlamaCppBackend
 
         vocab = LlamaCppBackend(gguf, vocab_only=True)
         return formats.detect_format(vocab.chat_template, vocab.special)
     from transformers import AutoTokenizer
 
-    from .backend import SpecialTokens
+    from ..vocab import SpecialTokens
 
     directory = converted_dir(spec) if spec.source.kind == "convert" else locate(spec.source)
     tok = AutoTokenizer.from_pretrained(directory)

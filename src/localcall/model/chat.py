@@ -1,6 +1,7 @@
 """ChatModel: one loaded model that answers chat requests with (constrained) tool calls.
 
-The whole request flow, in order: messages + tools → the family renders the prompt with the
+This layer composes the ones below it: formats (prompt, parser), grammars (the constraint)
+and runtime (a backend and the token loop). The whole request flow, in order: messages + tools → the family renders the prompt with the
 model's template → the prompt is tokenized → the grammar for this tool_choice is compiled
 (cached) → the generation loop runs with the grammar as its logits hook → the family's parser
 turns the text into content / reasoning / tool-call events → calls are checked once more with
@@ -30,11 +31,13 @@ from ..grammars.spec import build_response_format_grammar, build_tool_grammar, j
 from ..messages import (ChatEvent, ChatResult, ContentDelta, Finished, MalformedToolCall, Message,
                         ReasoningDelta, ToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolChoice,
                         ToolSpec, Usage)
-from .backend import Backend, open_backend
-from .generate import Generation
-from .registry import ModelSpec, Registry, load_registry
-from .sampling import SamplingParams
-from .sources import resolve
+from ..runtime.backend import Backend, open_backend
+from ..runtime.generate import Generation
+from ..runtime.registry import ModelSpec, Registry, load_registry
+from ..runtime.sampling import SamplingParams
+from ..runtime.sources import resolve
+from .repeats import RepeatedCallFilter
+from .results import ResultAssembler
 
 log = logging.getLogger("localcall")
 
@@ -259,122 +262,6 @@ class ChatModel:
     def describe(self) -> dict[str, str]:
         return {"name": self.name, "backend": self.backend.name, "format": self.format_name,
                 "engine": self.engine_name, **self.backend.metadata()}
-
-
-class ResultAssembler:
-    """Passes events through while building the final ChatResult; checks every finished call
-    against its tool's schema (defence in depth: the grammar already guarantees it)."""
-
-    def __init__(self, tools: list[ToolSpec], id_style: str):
-        self.tools = {t.name: t for t in tools}
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.calls: dict[int, ToolCall] = {}  # finished and checked
-        self.open: dict[int, ToolCall] = {}   # started, not finished
-        self.args: dict[int, list[str]] = {}
-        self.errors: list[MalformedToolCall] = []
-        self.repeated_calls_dropped = 0
-
-    def take(self, events) -> Iterator[ChatEvent]:
-        for event in events:
-            if isinstance(event, ContentDelta):
-                self.content.append(event.text)
-            elif isinstance(event, ReasoningDelta):
-                self.reasoning.append(event.text)
-            elif isinstance(event, ToolCallStart):
-                self.open[event.index] = ToolCall(event.id, event.name, "")
-                self.args[event.index] = []
-            elif isinstance(event, ToolCallDelta):
-                self.args[event.index].append(event.arguments)
-            elif isinstance(event, ToolCallEnd):
-                call = self.open.pop(event.index)
-                call.arguments = "".join(self.args[event.index])
-                problem = self._check(call)
-                if problem:
-                    log.error("tool call failed its check after constrained generation: %s", problem)
-                    self.errors.append(MalformedToolCall(call.arguments, problem))
-                else:
-                    self.calls[event.index] = call
-            elif isinstance(event, MalformedToolCall):
-                self.errors.append(event)
-            yield event
-
-    def _check(self, call: ToolCall) -> str | None:
-        import json
-
-        tool = self.tools.get(call.name)
-        if tool is None:
-            return f"the model called {call.name!r}, which is not among the tools"
-        try:
-            args = json.loads(call.arguments)
-        except json.JSONDecodeError as exc:
-            return f"arguments of {call.name!r} are not JSON: {exc}"
-        problem = validate_instance(args, tool.parameters)
-        return f"arguments of {call.name!r} do not match its schema: {problem}" if problem else None
-
-    def result(self, finish_reason: str, usage: Usage) -> ChatResult:
-        calls = [self.calls[i] for i in sorted(self.calls)]
-        if calls and finish_reason == "stop":
-            finish_reason = "tool_calls"
-        # A call generation stopped inside was streamed as far as it went; it stays visible as
-        # such (stream and whole agree), but never as a finished call.
-        incomplete = [ToolCall(c.id, c.name, "".join(self.args[i])) for i, c in sorted(self.open.items())]
-        content = "".join(self.content)
-        return ChatResult(content=content or (None if calls or incomplete else ""),
-                          reasoning="".join(self.reasoning) or None, tool_calls=calls, finish_reason=finish_reason,
-                          usage=usage, errors=self.errors, incomplete_calls=incomplete,
-                          repeated_calls_dropped=self.repeated_calls_dropped)
-
-
-class RepeatedCallFilter:
-    """Drops a call that repeats an earlier call of the same message (same name, same
-    arguments) and tells the caller to stop generating there.
-
-    Small models at low temperature write the same call until max_tokens; one call was meant.
-    A call whose name and arguments so far could still be a repeat is held back, so a client
-    of the stream never sees the start of a call that the whole answer then lacks; a call
-    released once it differs is never dropped."""
-
-    def __init__(self):
-        self.finished: list[tuple[str, str]] = []  # (name, arguments text) of each call
-        self.args: dict[int, str] = {}
-        self.names: dict[int, str] = {}
-        self.held: list[ChatEvent] | None = None  # the current call's events, while it may repeat
-        self.repeated = 0
-
-    def take(self, events) -> list[ChatEvent]:
-        out: list[ChatEvent] = []
-        for event in events:
-            if self.repeated:
-                continue
-            if isinstance(event, ToolCallStart):
-                self.names[event.index], self.args[event.index] = event.name, ""
-                if any(name == event.name for name, _ in self.finished):
-                    self.held = [event]
-                    continue
-            elif isinstance(event, ToolCallDelta):
-                self.args[event.index] += event.arguments
-                if self.held is not None:
-                    self.held.append(event)
-                    if not self._may_repeat(event.index):
-                        out.extend(self.held)
-                        self.held = None
-                    continue
-            elif isinstance(event, ToolCallEnd):
-                call = (self.names[event.index], self.args[event.index])
-                if self.held is not None:
-                    held, self.held = self.held, None
-                    if call in self.finished:
-                        self.repeated += 1
-                        continue
-                    out.extend(held)
-                self.finished.append(call)
-            out.append(event)
-        return out
-
-    def _may_repeat(self, index: int) -> bool:
-        name, args = self.names[index], self.args[index]
-        return any(n == name and a.startswith(args) for n, a in self.finished)
 
 
 def _template_for(spec: ModelSpec, backend: Backend) -> str | None:
