@@ -10,24 +10,40 @@
 - requests/s and median latency with 1, 4 and 16 concurrent clients (short completions);
 - continuous batching (`--parallel N`, runtime/batch.py) against one generation at a time:
   completion tokens/s, p50/p95 latency and time to first token with 1, 2, 4 clients, plain
-  text and forced tool calls, the two servers interleaved level by level.
+  text and forced tool calls, the servers interleaved level by level; with `--llama-server
+  BIN`, also llama.cpp's own server on the same GGUF with as many slots (`-np N`), the anchor.
 
     python benchmarks/server.py --only-batching --clients 1,2,4 --batch-requests 8   # bounded
+    python benchmarks/server.py --only-batching --clients 1,2,4,8 --batch-requests 16 \
+        --llama-server vendor/llama.cpp/build/bin/llama-server                    # side by side
+
+Three kinds of request: plain text; a JSON-schema answer (`response_format`), which both
+servers constrain with a grammar; a forced tool call (tool_choice "required", one tool), ours
+only: llama-server leaves the tools out of this model's prompt (its template knows none) and
+answers in free text, so that side would not measure a constrained call.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
+import os
+import socket
 import statistics
+import subprocess
 import threading
 import time
+from dataclasses import dataclass
 
 import httpx2
 
 from localcall.messages import ContentDelta, Finished
 from localcall.model import ChatModel
+from localcall.runtime.backend import thread_count
+from localcall.runtime.registry import load_registry
+from localcall.runtime.sources import resolve
 from localcall.server import ServerSettings, create_app
 from localcall.server.serve import BackgroundServer
 
@@ -116,7 +132,11 @@ WEATHER_TOOL = {"type": "function", "function": {
 CITIES = ("Oslo", "Lima", "Tokyo", "Cairo", "Quito", "Perth", "Dakar", "Minsk")
 
 
-def load_run(url: str, clients: int, requests: int, tokens: int, tool_calls: bool) -> dict:
+KINDS = ("text", "json_schema", "tool_calls")
+WEATHER_FORMAT = {"type": "json_schema", "json_schema": {"name": "weather", "schema": WEATHER_TOOL["function"]["parameters"]}}
+
+
+def load_run(url: str, clients: int, requests: int, tokens: int, kind: str) -> dict:
     """Completion tokens/s over the wall time of `requests` streamed requests from `clients`
     threads, with p50/p95 latency and p50 time to first token (content or call delta)."""
     local = threading.local()
@@ -127,11 +147,14 @@ def load_run(url: str, clients: int, requests: int, tokens: int, tool_calls: boo
         city = CITIES[i % len(CITIES)]
         body = {"model": MODEL, "max_tokens": tokens, "seed": i, "stream": True,
                 "stream_options": {"include_usage": True}}
-        if tool_calls:
-            body.update(messages=[{"role": "user", "content": f"What's the weather in {city} this week?"}],
-                        tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}})
-        else:
+        if kind == "text":
             body.update(messages=[{"role": "user", "content": f"Tell me a long story about a keeper in {city}."}])
+        elif kind == "json_schema":
+            body.update(messages=[{"role": "user", "content": f"What's the weather in {city} this week?"}],
+                        response_format=WEATHER_FORMAT)
+        else:
+            body.update(messages=[{"role": "user", "content": f"What's the weather in {city} this week?"}],
+                        tools=[WEATHER_TOOL], tool_choice="required")
         start = time.perf_counter()
         first, n = None, 0
         with local.client.stream("POST", url + "/v1/chat/completions", json=body) as response:
@@ -157,26 +180,74 @@ def load_run(url: str, clients: int, requests: int, tokens: int, tool_calls: boo
             "ttft_p50_s": statistics.median(r[0] for r in runs), "tokens": sum(r[2] for r in runs)}
 
 
-def batching(parallel: int, levels: list[int], requests: int, tokens: int) -> dict:
+@dataclass
+class _External:
+    url: str
+
+
+@contextlib.contextmanager
+def llama_server(binary: str, parallel: int):
+    """llama.cpp's server on the default model's GGUF: `parallel` slots sharing one cache of the
+    model's context, as ours do, and the same threads. --no-repack avoids the crash that
+    use_extra_bufts=False avoids in our loads (docs/architecture.md)."""
+    spec = load_registry().get(MODEL)
+    gguf = resolve(spec, progress=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    threads = str(thread_count(spec.threads))
+    command = [binary, "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--jinja", "--no-repack",
+               "-np", str(parallel), "-c", str(spec.context_length), "-t", threads, "-tb", threads,
+               "--no-webui", "--log-disable"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"llama-server exited with {process.returncode}: {' '.join(command)}")
+            try:
+                if httpx2.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama-server did not become healthy in 300 s")
+            time.sleep(0.5)
+        yield _External(url)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def batching(parallel: int, levels: list[int], requests: int, tokens: int, anchor: str | None = None) -> dict:
     """The default model served one generation at a time and with `parallel` slots, side by
-    side in this process, at each client level; both kinds of request."""
+    side in this process, at each client level; both kinds of request. With `anchor` (a
+    llama-server binary), llama-server with as many slots is a third side."""
     serial = ChatModel.load(progress=False)
     batched = ChatModel.load(progress=False, parallel=parallel)
     servers = {name: BackgroundServer(create_app({MODEL: model}, ServerSettings(max_waiting=64, request_timeout=900)))
                for name, model in (("serial", serial), (f"parallel_{parallel}", batched))}
     figures: dict = {}
-    try:
-        for server in servers.values():
-            load_run(server.url, 1, 1, 4, tool_calls=True)  # warm up: grammar compile, connections
-        for kind in ("text", "tool_calls"):
-            for clients in levels:
-                for name, server in servers.items():  # interleaved: drift hits both alike
-                    figures.setdefault(kind, {}).setdefault(name, {})[clients] = load_run(
-                        server.url, clients, max(requests, clients), tokens, tool_calls=kind == "tool_calls")
-    finally:
-        for server in servers.values():
-            server.stop()
-        batched.backend.close()
+    with contextlib.ExitStack() as stack:
+        if anchor:
+            servers[f"llama-server_np{parallel}"] = stack.enter_context(llama_server(anchor, parallel))
+        try:
+            for server in servers.values():
+                load_run(server.url, 1, 1, 4, "json_schema")  # warm up: grammar compile, connections
+            for kind in KINDS:
+                for clients in levels:
+                    for name, server in servers.items():  # interleaved: drift hits every side alike
+                        if kind == "tool_calls" and isinstance(server, _External):
+                            continue
+                        figures.setdefault(kind, {}).setdefault(name, {})[clients] = load_run(
+                            server.url, clients, max(requests, clients), tokens, kind)
+        finally:
+            for server in servers.values():
+                if isinstance(server, BackgroundServer):
+                    server.stop()
+            batched.backend.close()
     return figures
 
 
@@ -190,8 +261,9 @@ def print_batching(figures: dict, levels: list[int]) -> None:
                 f, one = sides[name][clients], sides[name][levels[0]]
                 cells.append(f"{name} {f['tok_s']:6.1f} (x{f['tok_s'] / one['tok_s']:.2f}) "
                              f"{f['p50_s']:5.2f}/{f['p95_s']:5.2f} {f['ttft_p50_s']:5.2f}")
-            ratio = sides[names[1]][clients]["tok_s"] / sides[names[0]][clients]["tok_s"]
-            print(f"{clients:>2} clients  " + "  |  ".join(cells) + f"  |  {names[1]}/{names[0]} x{ratio:.2f}")
+            ratios = [f"{names[1]}/{other} x{sides[names[1]][clients]['tok_s'] / sides[other][clients]['tok_s']:.2f}"
+                      for other in names if other != names[1]]
+            print(f"{clients:>2} clients  " + "  |  ".join(cells) + "  |  " + "  ".join(ratios))
 
 
 def main() -> None:
@@ -206,10 +278,11 @@ def main() -> None:
     parser.add_argument("--batch-requests", type=int, default=8, help="requests per level and kind")
     parser.add_argument("--batch-tokens", type=int, default=48, help="max_tokens of the batching requests")
     parser.add_argument("--only-batching", action="store_true", help="skip the stream-overhead figures")
+    parser.add_argument("--llama-server", metavar="BIN", help="also run llama-server -np PARALLEL (the anchor)")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     if args.only_batching:
-        figures = {"batching": batching(args.parallel, levels, args.batch_requests, args.batch_tokens)}
+        figures = {"batching": batching(args.parallel, levels, args.batch_requests, args.batch_tokens, args.llama_server)}
         print_batching(figures["batching"], levels)
         if args.json:
             with open(args.json, "w") as f:
@@ -239,7 +312,7 @@ def main() -> None:
         for clients in (1, 4, 16):
             rps, latency = throughput(servers["http"].url, clients, args.requests, args.short)
             figures["concurrency"][clients] = {"requests_s": rps, "median_latency_s": latency}
-        figures["batching"] = batching(args.parallel, levels, args.batch_requests, args.batch_tokens)
+        figures["batching"] = batching(args.parallel, levels, args.batch_requests, args.batch_tokens, args.llama_server)
     finally:
         client.close()
         for server in servers.values():

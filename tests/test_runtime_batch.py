@@ -47,10 +47,13 @@ def tool(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def batched(registry):
-    """The default model with 4 slots of N_CTX tokens, as `localcall serve --parallel 4` loads it."""
+    """The default model with 4 slots of N_CTX tokens each, in a cache with room for all four
+    (`localcall serve --parallel 4 --cache-tokens 3072`): these tests are about the batch, not
+    about sharing a full cache (the tests after them)."""
     from localcall.model import ChatModel
 
-    model = ChatModel.load("smollm2-135m", registry=registry, parallel=SLOTS, n_ctx=N_CTX, progress=False)
+    model = ChatModel.load("smollm2-135m", registry=registry, parallel=SLOTS, n_ctx=N_CTX,
+                           cache_tokens=SLOTS * N_CTX, progress=False)
     yield model
     model.backend.close()
 
@@ -226,3 +229,76 @@ def test_server_serves_its_slots_at_once_and_refuses_beyond(parallel_server, bat
     wait_until(lambda: queue.admitted == 0 and all(slot.owner is None for slot in batched.backend._slots))
     assert client.chat.completions.create(model="smollm2-135m", max_tokens=2,
                                           messages=[{"role": "user", "content": "Hi"}]).choices
+
+
+# --- one cache for every slot, as llama-server shares its KV cache among slots -------------
+
+CROWDED_CELLS = 512  # llama.cpp sizes a shared cache in multiples of 256 cells
+NEVER_ENDS = {"type": "json_schema", "json_schema": {"name": "story", "schema": {
+    "type": "object", "properties": {"story": {"type": "string", "minLength": 5000}}, "required": ["story"]}}}
+
+
+@pytest.fixture(scope="module")
+def crowded(registry):
+    """Three slots sharing CROWDED_CELLS cells, as by default (`--parallel 3` on a context of
+    512): each sequence may use them all, and together they cannot."""
+    from localcall.model import ChatModel
+
+    model = ChatModel.load("smollm2-135m", registry=registry, parallel=3, n_ctx=CROWDED_CELLS, progress=False)
+    assert model.backend.cache_tokens == model.backend.n_ctx == CROWDED_CELLS
+    yield model
+    model.backend.close()
+
+
+def test_slots_share_one_cache_and_a_full_one_ends_the_longest_sequence(crowded):
+    budget = 300  # two of these cannot fit in 512 cells together; one alone can
+
+    def story(city):
+        return crowded.chat([{"role": "user", "content": f"Tell me a story about {city}."}],
+                            response_format=NEVER_ENDS, temperature=0, max_tokens=budget)
+
+    ended = crowded.backend.room_made["sequence ended"]
+    results = concurrently(story, ["Oslo", "Lima", "Cairo"])
+    assert crowded.backend.room_made["sequence ended"] - ended == 2
+    for result in results:
+        assert result.finish_reason == "length" and result.errors == []
+        assert result.usage.prompt_tokens + result.usage.completion_tokens <= CROWDED_CELLS
+    counts = sorted(r.usage.completion_tokens for r in results)
+    assert counts[0] < budget  # the cache ran out: a sequence was ended early...
+    assert counts[-1] == budget  # ...and, with its cells freed, the last one got its whole budget
+    # Nothing is left broken: a question alone is answered as ever.
+    assert "Berlin" in ask(crowded, "What is the capital of Germany?").content
+
+
+def test_a_prompt_that_finds_no_room_waits_for_a_running_sequence_to_end(crowded):
+    question = [{"role": "user", "content": "The keepers wrote down every storm and every ship. " * 12
+                 + "What is the capital of Germany?"}]
+    alone = crowded.chat(question, temperature=0, max_tokens=16)
+    crowded.backend.base.keep_prefix(-1, 0)  # forget every slot's cache: the prompt is evaluated again
+    for slot in crowded.backend._slots:
+        slot.tokens.clear()
+    runner_prompt = [{"role": "user", "content": "Tell me a story about Quito."}]
+    long_prompt = crowded.prepare(question).prompt
+    runner_tokens = CROWDED_CELLS - len(crowded.prepare(runner_prompt).prompt) - 10
+    started = threading.Event()
+
+    def runner():
+        count = 0
+        for event in crowded.stream(runner_prompt, response_format=NEVER_ENDS, temperature=0, max_tokens=runner_tokens):
+            if isinstance(event, ContentDelta):
+                count += 1
+                if count == CROWDED_CELLS - len(long_prompt):  # from here on the question cannot fit beside it
+                    started.set()
+            elif isinstance(event, Finished):
+                return event.result
+
+    waits = crowded.backend.room_made["prompt waited"]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        running = pool.submit(runner)
+        assert started.wait(300)
+        waited = pool.submit(crowded.chat, question, temperature=0, max_tokens=16)
+        # The running sequence was not cut short for the newcomer...
+        assert running.result().usage.completion_tokens == runner_tokens
+        # ...which waited, then got the answer it gets alone.
+        assert waited.result().content == alone.content and waited.result().finish_reason == alone.finish_reason
+    assert crowded.backend.room_made["prompt waited"] > waits

@@ -314,10 +314,11 @@ def test_options_become_the_deployment_ray_runs():
     from localcall.server.ray_serve import RayOptions
     from localcall.server.ray_serve.replica import Replica
 
-    options = RayOptions(autoscale=(0, 3), replica_cpus=2, replica_gpus=0.5).deployment_options(2, 8, 5.0)
+    options = RayOptions(autoscale=(0, 3), replica_cpus=2, replica_gpus=0.5).deployment_options(2, 8, 5.0, 4)
     assert options["autoscaling_config"]["min_replicas"] == 0 and options["autoscaling_config"]["max_replicas"] == 3
+    assert options["autoscaling_config"]["target_ongoing_requests"] == 4  # a replica's slots
     deployment = Replica.options(**options)
-    assert deployment.max_ongoing_requests == 2 * 9 + 1  # two models, each 1 generating + 8 waiting; /health
+    assert deployment.max_ongoing_requests == 2 * 12 + 1  # two models, each 4 generating + 8 waiting; /health
     actor = deployment.ray_actor_options
     assert actor["num_cpus"] == 2 and actor["num_gpus"] == 0.5
     assert actor["runtime_env"]["env_vars"]["LOCALCALL_THREADS"] == os.environ.get("LOCALCALL_THREADS", "2")

@@ -168,8 +168,11 @@ def serve(
     replica_cpus: float = typer.Option(1.0, "--replica-cpus", help="With --ray: CPUs per replica (also its llama.cpp threads unless LOCALCALL_THREADS is set)."),
     replica_gpus: float = typer.Option(0.0, "--replica-gpus", help="With --ray: GPUs per replica."),
     threads: Optional[int] = ThreadsOpt,
-    parallel: int = typer.Option(1, "--parallel", min=1, help="Requests each model generates at once, batched "
-                                                              "(llama.cpp; docs/runtime.md). 1: one at a time."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, help="Requests each model generates at once, "
+                                           "batched (docs/runtime.md). Default: 4 on llama.cpp, 1 on transformers."),
+    cache_tokens: Optional[int] = typer.Option(None, "--cache-tokens", min=1, help="KV cache cells the parallel "
+                                               "requests of a model share (default: its context; more lets several "
+                                               "long requests run at once, at that memory)."),
 ) -> None:
     """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the playground at /."""
     from .server.ui import UiSettings
@@ -180,14 +183,15 @@ def serve(
     if no_ui and (bench_dir or ask_approval):
         _fail("--bench-dir and --ask-approval are for the playground, which --no-ui turns off")
     options = dict(host=host, port=port, api_keys=list(api_key or []), tools=tools, registry=registry,
-                   no_auth=no_auth, ui=None if no_ui else UiSettings(bench_dir=bench_dir), ask_approval=ask_approval)
+                   no_auth=no_auth, ui=None if no_ui else UiSettings(bench_dir=bench_dir), ask_approval=ask_approval,
+                   parallel=parallel, cache_tokens=cache_tokens)
     try:
         if ray or replicas is not None or autoscale is not None or ray_address is not None:
             _serve_on_ray(model or [], ray, replicas, autoscale, ray_address, replica_cpus, replica_gpus, options)
         else:
             from .server.serve import run
 
-            run(model or [], parallel=parallel, **options)
+            run(model or [], **options)
     except ValueError as exc:  # a refusal to start (no keys off loopback, a bad key, two models one name)
         _fail(str(exc))
 

@@ -89,13 +89,15 @@ class ChatModel:
     @classmethod
     def load(cls, name_or_path: str | None = None, *, registry: Registry | None = None,
              engine: str = DEFAULT_ENGINE, n_ctx: int | None = None, progress: bool = True,
-             parallel: int = 1) -> "ChatModel":
-        """parallel: generations at once (runtime/batch.py; llama.cpp only); 1 runs one at a time."""
+             parallel: int | None = 1, cache_tokens: int | None = None) -> "ChatModel":
+        """parallel: generations at once (runtime/batch.py; llama.cpp only); 1 runs one at a
+        time, None the backend's default (runtime.backend.DEFAULT_PARALLEL). cache_tokens: the
+        KV cells those generations share (default: the context, n_ctx)."""
         registry = registry or load_registry()
         spec = registry.get(name_or_path)
         path = resolve(spec, registry, progress=progress)
-        backend = open_backend(spec.backend, path, parallel=parallel, n_ctx=n_ctx or spec.context_length,
-                               threads=spec.threads, gpu_layers=spec.gpu_layers)
+        backend = open_backend(spec.backend, path, parallel=parallel, cache_tokens=cache_tokens,
+                               n_ctx=n_ctx or spec.context_length, threads=spec.threads, gpu_layers=spec.gpu_layers)
         model = cls(spec, backend, engine=engine)
         model.engine  # built now (it walks the vocabulary), not inside the first request
         return model

@@ -36,6 +36,12 @@ class Cancelled(Exception):
     cache then holds the prompt's evaluated prefix, which the next prefill may reuse."""
 
 
+class CacheFull(Exception):
+    """Raised by a batched sequence's append when the KV cache its sequences share has no room
+    left for its next tokens: that generation ends with finish_reason "length" (as one whose
+    own context is full), the others go on."""
+
+
 # Prompt tokens per decode call in prefill: cancellation is checked between chunks, so this
 # bounds how long a cancelled prefill holds the model. benchmarks/prefill.py measured the cost
 # of chunks this small against 512 (see docs/runtime.md).
@@ -139,14 +145,23 @@ def backend_class(name: str):
     return getattr(module, cls)
 
 
-def open_backend(name: str, path, *, parallel: int = 1, **options) -> Backend:
+# Generations a backend serves at once when the server is not told (`--parallel`): llama.cpp
+# batches 4, as llama-server's slots do by default; the others run one at a time.
+DEFAULT_PARALLEL = {"llama.cpp": 4}
+
+
+def open_backend(name: str, path, *, parallel: int | None = 1, cache_tokens: int | None = None,
+                 **options) -> Backend:
     """The backend `name` on the model at `path`; with parallel > 1, a runtime.batch
-    BatchedBackend decoding that many sequences together (llama.cpp only)."""
+    BatchedBackend decoding that many sequences together (llama.cpp only), in one cache of
+    cache_tokens cells (default: the context). parallel None: DEFAULT_PARALLEL."""
     cls = backend_class(name)
+    if parallel is None:
+        parallel = DEFAULT_PARALLEL.get(name, 1)
     if parallel <= 1:
         return cls(path, **options)
     if name != "llama.cpp":
         raise ValueError(f"backend {name!r} runs one sequence at a time; parallel slots need llama.cpp")
     from .batch import BatchedBackend
 
-    return BatchedBackend(cls(path, slots=parallel, **options))
+    return BatchedBackend(cls(path, slots=parallel, cache_tokens=cache_tokens, **options))

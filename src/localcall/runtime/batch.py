@@ -16,6 +16,14 @@ of every running sequence first, then chunks of the prompts being prefilled in a
 others for more than a chunk; decode; hand each sequence whose tokens are all evaluated its
 logits.
 
+The cache is shared: its n_ctx cells (the model's context, as for one sequence) hold every
+slot's tokens, so N slots cost the memory of one context, as llama-server's slots do. Each
+sequence may grow to n_ctx while the others leave room. When a batch finds no cells
+(CacheFull), the scheduler makes room, cheapest first: the caches idle slots keep for prefix
+reuse go; then, while other sequences run, the newest prompt in the batch gives its cells back
+and waits until a generation ends; last, the running sequence holding the most tokens ends
+with finish_reason "length". Nothing is lost but those cached tokens and that one ending.
+
 The prefix cache: a prompt goes to the free slot whose cache shares the longest prefix with
 it (least recently used among equals); when another slot, free or busy, holds a longer one,
 the new sequence shares those cells (llama_memory_seq_cp in the unified cache: no copy, no
@@ -28,14 +36,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 
-from .backend import PREFILL_CHUNK, Cancelled, EvalStats, check_fits, reusable_prefix
+from .backend import PREFILL_CHUNK, CacheFull, Cancelled, EvalStats, check_fits, reusable_prefix
 from .llamacpp import LlamaCppBackend
 
 GATHER_SECONDS = 0.005  # how long a step waits for sequences still sampling their next token
@@ -58,6 +66,7 @@ class _Work:
     prefill: bool
     cancel: threading.Event | None = None
     todo: list[int] | None = None  # what is left to evaluate; None until admitted
+    waits: bool = False  # a prompt that gave its cells back: not admitted until a generation ends
     logits: np.ndarray | None = None
     error: BaseException | None = None
     done: bool = False
@@ -112,6 +121,7 @@ class BatchedBackend:
         self._closing = False
         self.steps = 0  # decodes so far, and how many sequences they held: tests read these
         self.sequences_decoded = 0
+        self.room_made = Counter()  # how a full cache was dealt with: "idle evicted", "prompt waited", "sequence ended"
         self._thread = threading.Thread(target=self._loop, name="localcall-batch", daemon=True)
         self._thread.start()
 
@@ -132,6 +142,8 @@ class BatchedBackend:
                 if sequence.slot is not None:
                     sequence.slot.owner = None
                     sequence.slot = None
+                for work in self._pending:  # its cells can be had now
+                    work.waits = False
                 self._cond.notify_all()
 
     def close(self) -> None:
@@ -168,6 +180,10 @@ class BatchedBackend:
                          for w, chunk in parts]
             try:
                 logits = self.base.decode_sequences(calls)  # outside the lock: consumers sample meanwhile
+            except CacheFull as exc:  # nothing of this batch stays cached: make room, then retry
+                with self._cond:
+                    self._make_room(parts, exc)
+                continue
             except Exception as exc:  # nothing of this batch stays cached: fail its works
                 with self._cond:
                     for work, _ in parts:
@@ -212,6 +228,8 @@ class BatchedBackend:
                 self._finish(work, error=Cancelled(f"cancelled with {len(work.todo or work.tokens)} of "
                                                    f"{len(work.tokens)} prompt tokens left"))
                 continue
+            if work.waits:
+                continue
             if work.todo is None and not self._admit(work):
                 continue
             n = min(len(work.todo), budget, self.prefill_chunk if work.prefill else len(work.todo))
@@ -251,6 +269,36 @@ class BatchedBackend:
         sequence.stats = EvalStats(prompt_tokens=len(work.tokens), reused_tokens=common)
         work.todo = work.tokens[common:]
         return True
+
+    def _make_room(self, parts: list[tuple[_Work, list[int]]], full: CacheFull) -> None:
+        """Under the lock, after a batch found no cells in the shared cache (see the module
+        docstring for the order)."""
+        idle = [slot for slot in self._slots if slot.owner is None and slot.tokens]
+        if idle:
+            for slot in idle:
+                self._evict(slot)
+            self.room_made["idle evicted"] += 1
+            return
+        prompts = [work for work, _ in parts if work.prefill]
+        waiting = {work.sequence for work in self._pending if work.waits}
+        # Some other sequence will go on, end and free cells, so the newest prompt can wait.
+        others = prompts and any(slot.owner not in (None, prompts[-1].sequence, *waiting) for slot in self._slots)
+        if others:
+            newest = prompts[-1]
+            self._evict(newest.sequence.slot)
+            newest.todo, newest.waits = None, True  # admitted afresh once a generation ends
+            self.room_made["prompt waited"] += 1
+            return
+        running = [work for work, _ in parts if not work.prefill]
+        if running:
+            self._finish(max(running, key=lambda w: len(w.sequence.slot.tokens)), error=CacheFull(str(full)))
+            self.room_made["sequence ended"] += 1
+        else:  # one prompt alone, every other cell freed: it is larger than the cache
+            self._finish(prompts[0], error=full)
+
+    def _evict(self, slot: _Slot) -> None:
+        self.base.keep_prefix(slot.seq, 0)
+        slot.tokens.clear()
 
     def _finish(self, work: _Work, error: BaseException | None = None) -> None:
         work.error, work.done = error, True

@@ -16,7 +16,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from .backend import Backend, Cancelled
+from .backend import Backend, CacheFull, Cancelled
 from .sampling import Sampler, SamplingParams, TokenLogprob
 
 
@@ -45,7 +45,7 @@ class Generation:
     """Iterate it for tokens; afterwards finish_reason and the counts are set.
 
     finish_reason: "stop" (end of turn, stop string, or the constraint is complete),
-    "length" (max_tokens or the context is full), "cancelled" (the cancel event was set).
+    "length" (max_tokens, or the context or the cache shared with other sequences is full), "cancelled" (the cancel event was set).
     """
 
     def __init__(self, backend: Backend, prompt: list[int], params: SamplingParams,
@@ -77,6 +77,9 @@ class Generation:
             logits = backend.prefill(self.prompt, self.cancel)
         except Cancelled:
             self.finish_reason = "cancelled"
+            return
+        except CacheFull:
+            self.finish_reason = "length"
             return
         while True:
             if self.cancel.is_set():
@@ -112,7 +115,11 @@ class Generation:
             if self.completion_tokens >= budget:
                 self.finish_reason = "length"
                 break
-            logits = backend.append(batch)
+            try:
+                logits = backend.append(batch)
+            except CacheFull:  # a shared cache is full (runtime/batch.py): this sequence ends here
+                self.finish_reason = "length"
+                break
         tail = stops.flush(decoder.decode(b"", final=True)) if self.stop_text is None else ""
         if tail:
             yield GeneratedToken(-1, tail)

@@ -21,7 +21,7 @@ from pathlib import Path
 import llama_cpp as L
 import numpy as np
 
-from .backend import (PREFILL_CHUNK, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix,
+from .backend import (PREFILL_CHUNK, CacheFull, EvalStats, SpecialTokens, check_fits, prompt_chunks, reusable_prefix,
                       thread_count)
 
 _backend_ready = False
@@ -47,14 +47,18 @@ class LlamaCppBackend:
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, threads: int | None = None,
                  gpu_layers: int = 0, n_batch: int = 512, vocab_only: bool = False,
-                 extra_buffer_types: bool = False, flash_attn: bool | None = None, slots: int = 1):
+                 extra_buffer_types: bool = False, flash_attn: bool | None = None, slots: int = 1,
+                 cache_tokens: int | None = None):
         """vocab_only: load the vocabulary and metadata but no weights (for `localcall models`).
         extra_buffer_types: llama.cpp's own default, which crashes on some CPUs (see above);
         only benchmarks/speed.py turns it on, in a subprocess, to measure what leaving it off costs.
         flash_attn: None leaves llama.cpp's choice (auto); benchmarks/prefill.py compares both.
-        slots: sequences the context holds at once (runtime/batch.py decodes them together), each
-        up to n_ctx tokens, in one unified KV cache of slots * n_ctx cells. With more than one,
-        only decode_sequences evaluates: prefill and append work on sequence 0."""
+        slots: sequences the context holds at once (runtime/batch.py decodes them together), in
+        one unified KV cache that they share, as llama-server's slots do: each may grow to n_ctx
+        tokens while the others leave room. cache_tokens: the cells of that cache, by default
+        n_ctx (the memory of one sequence, not of `slots`); more lets several long sequences
+        run at once. With more than one slot, only decode_sequences evaluates: prefill and
+        append work on sequence 0."""
         _init_backend()
         self.model_path = str(model_path)
         mparams = L.llama_model_default_params()
@@ -80,12 +84,12 @@ class LlamaCppBackend:
         if vocab_only:
             return
         cparams = L.llama_context_default_params()
-        per_sequence = min(n_ctx or trained, trained) if trained > 0 else (n_ctx or 4096)
-        cparams.n_ctx = per_sequence * slots
+        context = min(n_ctx or trained, trained) if trained > 0 else (n_ctx or 4096)
+        cparams.n_ctx = max(cache_tokens or context, context) if slots > 1 else context
         cparams.n_batch = cparams.n_ubatch = n_batch
         cparams.n_seq_max = slots
-        # One cache for all sequences: each may take cells anywhere; runtime/batch.py bounds each
-        # to n_ctx tokens, so together they never overflow it.
+        # One cache for all sequences: each may take cells anywhere, up to n_ctx; when together
+        # they fill it, decode_sequences raises CacheFull and runtime/batch.py makes room.
         cparams.kv_unified = slots > 1
         if flash_attn is not None:
             cparams.flash_attn_type = L.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else L.LLAMA_FLASH_ATTN_TYPE_DISABLED
@@ -95,7 +99,8 @@ class LlamaCppBackend:
         if not self._ctx:
             L.llama_model_free(self._model)
             raise RuntimeError(f"llama.cpp could not create a context of {cparams.n_ctx} tokens for {self.model_path}")
-        self.n_ctx = L.llama_n_ctx(self._ctx) // slots
+        self.cache_tokens = L.llama_n_ctx(self._ctx)
+        self.n_ctx = min(context, self.cache_tokens)  # what one sequence may hold
         self.n_batch = n_batch
         self.prefill_chunk = min(PREFILL_CHUNK, n_batch)
         self.threads = n_threads
@@ -261,7 +266,8 @@ class LlamaCppBackend:
     def decode_sequences(self, parts: list[tuple[int, list[int], int, bool]]) -> list[np.ndarray | None]:
         """One llama_decode over parts (sequence id, tokens, position of the first, logits wanted),
         together at most n_batch tokens. Returns per part a copy of the next-token logits after its
-        last token, or None where none were wanted. On failure nothing of the batch stays cached."""
+        last token, or None where none were wanted. On failure nothing of the batch stays cached;
+        CacheFull when the shared cache has no cells left for the batch."""
         batch, i, outputs = self._batch, 0, []
         for seq, tokens, pos, wanted in parts:
             for k, token in enumerate(tokens):
@@ -277,6 +283,8 @@ class LlamaCppBackend:
         if rc != 0:
             for seq, _, pos, _ in parts:
                 L.llama_memory_seq_rm(self._memory, seq, pos, -1)
+            if rc == 1:  # llama.h: no KV slot for the batch (the cache is left as it was)
+                raise CacheFull(f"no room in the KV cache of {self.cache_tokens} cells for {i} tokens")
             raise RuntimeError(f"llama_decode failed with code {rc}")
         return [None if at is None else
                 np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, at), shape=(self.n_vocab,)).copy()

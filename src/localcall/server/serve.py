@@ -35,7 +35,7 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
         no_auth: bool = False, tool_policy: Policy | None = None, high_risk: Policy | None = None,
         audit_path: str | os.PathLike | None = None, max_waiting: int = 8, request_timeout: float = 600.0,
         default_max_tokens: int | None = 4096, shutdown_grace: float = 5.0, ui: UiSettings | None = UiSettings(),
-        ask_approval: bool = False, parallel: int = 1) -> None:
+        ask_approval: bool = False, parallel: int | None = None, cache_tokens: int | None = None) -> None:
     """Serve until interrupted.
 
     models: registry names or model paths (.gguf files, HF directories); none: the registry's
@@ -50,13 +50,15 @@ def run(models: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8000, a
       ~/.local/state/localcall/audit.sqlite3 by default).
     ui: the playground at / (None: none); ask_approval: high-risk calls that high_risk does not
       allow wait for Approve / Deny in the playground instead of being denied.
-    parallel: generations per model at once, decoded together (runtime/batch.py, llama.cpp).
+    parallel: generations per model at once, decoded together (runtime/batch.py, llama.cpp);
+      None: 4 on llama.cpp, 1 on transformers. cache_tokens: the KV cells they share (default:
+      the model's context).
     """
     _configure_logging()
     served = build(models, host, api_keys, tools, registry, no_auth=no_auth, tool_policy=tool_policy,
                    high_risk=high_risk, audit_path=audit_path, max_waiting=max_waiting,
                    request_timeout=request_timeout, default_max_tokens=default_max_tokens, ui=ui,
-                   ask_approval=ask_approval, parallel=parallel)
+                   ask_approval=ask_approval, parallel=parallel, cache_tokens=cache_tokens)
     config = uvicorn.Config(create_app(served.models, served.settings), host=host, port=port, access_log=False,
                             log_level="info", timeout_graceful_shutdown=shutdown_grace)
     if ui is not None:
@@ -87,14 +89,14 @@ def build(models: Sequence[str] = (), host: str = "127.0.0.1", api_keys: Sequenc
           no_auth: bool = False, tool_policy: Policy | None = None, high_risk: Policy | None = None,
           audit_path: str | os.PathLike | None = None, max_waiting: int = 8, request_timeout: float = 600.0,
           default_max_tokens: int | None = 4096, ui: UiSettings | None = UiSettings(),
-          ask_approval: bool = False, parallel: int = 1) -> Served:
+          ask_approval: bool = False, parallel: int | None = None, cache_tokens: int | None = None) -> Served:
     """Load the models and tools `run` serves (its arguments, less the port and the grace);
     also what every replica of `localcall serve --ray` builds for itself."""
     auth = Auth.for_binding(host, api_keys, allow_unauthenticated=no_auth)  # before the slow part
     reg = load_registry(registry)
     served: dict[str, ChatModel] = {}
     for name in models or [None]:
-        model = ChatModel.load(name, registry=reg, parallel=parallel)
+        model = ChatModel.load(name, registry=reg, parallel=parallel, cache_tokens=cache_tokens)
         if model.name in served:
             raise ValueError(f"two --model arguments are both served as {model.name!r}")
         served[model.name] = model

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ...runtime.backend import DEFAULT_PARALLEL
 from ...runtime.registry import load_registry
 from ..auth import Auth
 from ..serve import _configure_logging, build
@@ -55,21 +56,23 @@ class RayOptions:
         except ValueError:
             raise ValueError(f"--autoscale takes MIN:MAX (two whole numbers, such as 1:4), not {text!r}") from None
 
-    def deployment_options(self, models: int, max_waiting: int, shutdown_grace: float) -> dict[str, Any]:
-        """Ray Serve's options for the deployment of `models` models, each queueing `max_waiting`."""
+    def deployment_options(self, models: int, max_waiting: int, shutdown_grace: float,
+                           parallel: int = 1) -> dict[str, Any]:
+        """Ray Serve's options for the deployment of `models` models, each generating `parallel`
+        requests at once and queueing `max_waiting`."""
         if self.autoscale is not None:
-            # A replica generates one request per model at a time: a second one waiting is the
+            # A replica generates `parallel` requests per model at once: one more waiting is the
             # signal for another replica.
             scale = {"autoscaling_config": {"min_replicas": self.autoscale[0], "max_replicas": self.autoscale[1],
-                                            "target_ongoing_requests": 1}}
+                                            "target_ongoing_requests": parallel}}
         else:
             scale = {"num_replicas": self.replicas or 1}
         env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
         env.setdefault("LOCALCALL_THREADS", str(max(1, round(self.replica_cpus))))
         return {**scale,
-                # What a replica admits itself (one generating and max_waiting queued per model,
-                # and /health), so its queue answers 429 as on one machine; Serve routes the rest.
-                "max_ongoing_requests": models * (max_waiting + 1) + 1,
+                # What a replica admits itself (`parallel` generating and max_waiting queued per
+                # model, and /health), so its queue answers 429 as on one machine; Serve routes the rest.
+                "max_ongoing_requests": models * (max_waiting + parallel) + 1,
                 "graceful_shutdown_timeout_s": shutdown_grace,
                 "ray_actor_options": {"num_cpus": self.replica_cpus, "num_gpus": self.replica_gpus,
                                       "runtime_env": {"env_vars": env}}}
@@ -88,8 +91,10 @@ def run(ray: RayOptions, port: int = 8000, *, shutdown_grace: float = 5.0, **app
                          "memory of the replica running it, and the Approve may reach another")
     if ray.address is None:  # the replicas will see this machine's files: a wrong name fails here
         _check_models(app_options.get("models") or [None], app_options.get("registry"))
+    # --parallel unset: each replica's llama.cpp models batch DEFAULT_PARALLEL; Serve may send that many.
+    parallel = app_options.get("parallel") or max(DEFAULT_PARALLEL.values())
     options = ray.deployment_options(len(app_options.get("models") or ()) or 1, app_options.get("max_waiting", 8),
-                                     shutdown_grace)
+                                     shutdown_grace, parallel)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     instance = cluster.start(ray.address)
     signal.signal(signal.SIGTERM, _interrupt)  # after ray.init, which sets its own (an exit code 15)
