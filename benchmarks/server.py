@@ -17,6 +17,8 @@
     python benchmarks/server.py --only-batching --clients 1,2,4,8 --batch-requests 16 \
         --llama-server vendor/llama.cpp/build/bin/llama-server                    # side by side
 
+(`LLAMA_SERVER_LOG=FILE` keeps llama-server's log; a failed request is counted and named.)
+
 Three kinds of request: plain text; a JSON-schema answer (`response_format`), which both
 servers constrain with a grammar; a forced tool call (tool_choice "required", one tool), ours
 only: llama-server leaves the tools out of this model's prompt (its template knows none) and
@@ -142,6 +144,13 @@ def load_run(url: str, clients: int, requests: int, tokens: int, kind: str) -> d
     local = threading.local()
 
     def one(i: int) -> tuple[float, float, int]:
+        try:
+            return _one(i)
+        except httpx2.HTTPError as exc:  # counted, named, and left out of the figures
+            errors.append(f"{type(exc).__name__}: {exc}")
+            return 0.0, time.perf_counter() - start, 0
+
+    def _one(i: int) -> tuple[float, float, int]:
         if not hasattr(local, "client"):
             local.client = httpx2.Client(timeout=900)
         city = CITIES[i % len(CITIES)]
@@ -170,14 +179,15 @@ def load_run(url: str, clients: int, requests: int, tokens: int, kind: str) -> d
                     n = chunk["usage"]["completion_tokens"]
         return first or 0.0, time.perf_counter() - start, n
 
+    errors: list[str] = []
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         runs = list(pool.map(one, range(requests)))
     wall = time.perf_counter() - start
     latencies = sorted(r[1] for r in runs)
-    return {"tok_s": sum(r[2] for r in runs) / wall, "p50_s": statistics.median(latencies),
+    return {"tok_s": sum(r[2] for r in runs) / wall, "requests_s": requests / wall, "p50_s": statistics.median(latencies),
             "p95_s": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
-            "ttft_p50_s": statistics.median(r[0] for r in runs), "tokens": sum(r[2] for r in runs)}
+            "ttft_p50_s": statistics.median(r[0] for r in runs), "tokens": sum(r[2] for r in runs), "errors": errors}
 
 
 @dataclass
@@ -198,8 +208,9 @@ def llama_server(binary: str, parallel: int):
     threads = str(thread_count(spec.threads))
     command = [binary, "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--jinja", "--no-repack",
                "-np", str(parallel), "-c", str(spec.context_length), "-t", threads, "-tb", threads,
-               "--no-webui", "--log-disable"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+               "--no-webui"]
+    log = open(os.environ.get("LLAMA_SERVER_LOG", os.devnull), "w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -219,6 +230,7 @@ def llama_server(binary: str, parallel: int):
     finally:
         process.terminate()
         process.wait(30)
+        log.close()
 
 
 def batching(parallel: int, levels: list[int], requests: int, tokens: int, anchor: str | None = None) -> dict:
@@ -263,7 +275,9 @@ def print_batching(figures: dict, levels: list[int]) -> None:
                              f"{f['p50_s']:5.2f}/{f['p95_s']:5.2f} {f['ttft_p50_s']:5.2f}")
             ratios = [f"{names[1]}/{other} x{sides[names[1]][clients]['tok_s'] / sides[other][clients]['tok_s']:.2f}"
                       for other in names if other != names[1]]
-            print(f"{clients:>2} clients  " + "  |  ".join(cells) + "  |  " + "  ".join(ratios))
+            errors = {name: len(sides[name][clients]["errors"]) for name in names if sides[name][clients]["errors"]}
+            print(f"{clients:>2} clients  " + "  |  ".join(cells) + "  |  " + "  ".join(ratios)
+                  + (f"  FAILED REQUESTS {errors}" if errors else ""))
 
 
 def main() -> None:

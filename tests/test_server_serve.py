@@ -3,6 +3,7 @@ clean shutdown on SIGINT and SIGTERM, even with a generation in flight."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -79,3 +80,25 @@ def test_shutdown_with_a_generation_in_flight(sig):
 def test_refuses_to_listen_openly_without_keys():
     with pytest.raises(ValueError, match="--api-key"):
         run(host="0.0.0.0")
+
+
+def test_serve_batches_four_llama_cpp_requests_by_default():
+    """As llama-server's default 4 slots: four streams generate at once, and a fifth waits (here,
+    with no room to wait, it is refused)."""
+    port = free_port()
+    process = start(port, "max_waiting=0")
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    try:
+        with contextlib.ExitStack() as held:
+            for _ in range(4):
+                response = held.enter_context(httpx2.stream("POST", url, json=LONG, timeout=60))
+                assert response.status_code == 200
+                lines = response.iter_lines()
+                held.callback(lines.close)
+                assert next(lines).startswith("data: ")  # this one is generating, beside the others
+            refused = httpx2.post(url, timeout=60, json={**LONG, "stream": False, "max_tokens": 2})
+            assert refused.status_code == 429 and refused.json()["error"]["type"] == "rate_limit_error"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert "parallel=4" in output, output

@@ -263,7 +263,8 @@ class ChatModel:
 
     def describe(self) -> dict[str, str]:
         return {"name": self.name, "backend": self.backend.name, "format": self.format_name,
-                "engine": self.engine_name, **self.backend.metadata()}
+                "engine": self.engine_name, "parallel": str(getattr(self.backend, "slots", 1)),
+                **self.backend.metadata()}
 
 
 def _template_for(spec: ModelSpec, backend: Backend) -> str | None:
