@@ -233,10 +233,13 @@ def llama_server(binary: str, parallel: int):
         log.close()
 
 
-def batching(parallel: int, levels: list[int], requests: int, tokens: int, anchor: str | None = None) -> dict:
+def batching(parallel: int, levels: list[int], requests: int, tokens: int, anchor: str | None = None,
+             rounds: int = 1, kinds: tuple[str, ...] = KINDS) -> dict:
     """The default model served one generation at a time and with `parallel` slots, side by
-    side in this process, at each client level; both kinds of request. With `anchor` (a
-    llama-server binary), llama-server with as many slots is a third side."""
+    side in this process, at each client level and kind of request. With `anchor` (a
+    llama-server binary), llama-server with as many slots is a third side. Each level runs
+    `rounds` times, the sides in a rotating order; the figures are medians of the rounds, and
+    each round's tokens/s is kept (`rounds_tok_s`), so ratios can be taken round by round."""
     serial = ChatModel.load(progress=False)
     batched = ChatModel.load(progress=False, parallel=parallel)
     servers = {name: BackgroundServer(create_app({MODEL: model}, ServerSettings(max_waiting=64, request_timeout=900)))
@@ -248,19 +251,33 @@ def batching(parallel: int, levels: list[int], requests: int, tokens: int, ancho
         try:
             for server in servers.values():
                 load_run(server.url, 1, 1, 4, "json_schema")  # warm up: grammar compile, connections
-            for kind in KINDS:
+            for kind in kinds:
+                sides = [name for name, server in servers.items()
+                         if not (kind == "tool_calls" and isinstance(server, _External))]
                 for clients in levels:
-                    for name, server in servers.items():  # interleaved: drift hits every side alike
-                        if kind == "tool_calls" and isinstance(server, _External):
-                            continue
-                        figures.setdefault(kind, {}).setdefault(name, {})[clients] = load_run(
-                            server.url, clients, max(requests, clients), tokens, kind)
+                    runs: dict[str, list[dict]] = {name: [] for name in sides}
+                    for r in range(rounds):  # interleaved, in a rotating order: drift hits every side alike
+                        for name in sides[r % len(sides):] + sides[:r % len(sides)]:
+                            runs[name].append(load_run(servers[name].url, clients, max(requests, clients), tokens, kind))
+                    for name, done in runs.items():
+                        figures.setdefault(kind, {}).setdefault(name, {})[clients] = _median_run(done)
         finally:
             for server in servers.values():
                 if isinstance(server, BackgroundServer):
                     server.stop()
             batched.backend.close()
     return figures
+
+
+def _median_run(runs: list[dict]) -> dict:
+    merged = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "errors"}
+    return {**merged, "rounds_tok_s": [run["tok_s"] for run in runs],
+            "errors": [error for run in runs for error in run["errors"]]}
+
+
+def _ratio(ours: dict, other: dict) -> float:
+    """The median of the round-by-round ratios of tokens/s (each round ran both back to back)."""
+    return statistics.median(a / b for a, b in zip(ours["rounds_tok_s"], other["rounds_tok_s"]))
 
 
 def print_batching(figures: dict, levels: list[int]) -> None:
@@ -273,7 +290,7 @@ def print_batching(figures: dict, levels: list[int]) -> None:
                 f, one = sides[name][clients], sides[name][levels[0]]
                 cells.append(f"{name} {f['tok_s']:6.1f} (x{f['tok_s'] / one['tok_s']:.2f}) "
                              f"{f['p50_s']:5.2f}/{f['p95_s']:5.2f} {f['ttft_p50_s']:5.2f}")
-            ratios = [f"{names[1]}/{other} x{sides[names[1]][clients]['tok_s'] / sides[other][clients]['tok_s']:.2f}"
+            ratios = [f"{names[1]}/{other} x{_ratio(sides[names[1]][clients], sides[other][clients]):.2f}"
                       for other in names if other != names[1]]
             errors = {name: len(sides[name][clients]["errors"]) for name in names if sides[name][clients]["errors"]}
             print(f"{clients:>2} clients  " + "  |  ".join(cells) + "  |  " + "  ".join(ratios)
@@ -293,10 +310,13 @@ def main() -> None:
     parser.add_argument("--batch-tokens", type=int, default=48, help="max_tokens of the batching requests")
     parser.add_argument("--only-batching", action="store_true", help="skip the stream-overhead figures")
     parser.add_argument("--llama-server", metavar="BIN", help="also run llama-server -np PARALLEL (the anchor)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of each batching level")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="request kinds of the batching comparison")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     if args.only_batching:
-        figures = {"batching": batching(args.parallel, levels, args.batch_requests, args.batch_tokens, args.llama_server)}
+        figures = {"batching": batching(args.parallel, levels, args.batch_requests, args.batch_tokens, args.llama_server,
+                                          args.rounds, tuple(args.kinds.split(",")))}
         print_batching(figures["batching"], levels)
         if args.json:
             with open(args.json, "w") as f:
@@ -326,7 +346,8 @@ def main() -> None:
         for clients in (1, 4, 16):
             rps, latency = throughput(servers["http"].url, clients, args.requests, args.short)
             figures["concurrency"][clients] = {"requests_s": rps, "median_latency_s": latency}
-        figures["batching"] = batching(args.parallel, levels, args.batch_requests, args.batch_tokens, args.llama_server)
+        figures["batching"] = batching(args.parallel, levels, args.batch_requests, args.batch_tokens, args.llama_server,
+                                          args.rounds, tuple(args.kinds.split(",")))
     finally:
         client.close()
         for server in servers.values():
