@@ -112,7 +112,7 @@ CASES = {
         ('I will look it up. {"name": "get_weather", "parameters": {"city": "Paris"}}',
          Parsed(content="I will look it up. ", calls=[WEATHER])),
         ('<|python_tag|>brave_search.call(query="Paris weather")',
-         Parsed(errors=[("<|python_tag|> is followed by code for a built-in tool, not a JSON call",
+         Parsed(errors=[("expected a tool call after '<|python_tag|>'",
                          '<|python_tag|>brave_search.call(query="Paris weather")')])),
         ('{"name": "get_weather", "parameters": {"city": "Paris"', Parsed(
             unfinished=["get_weather"], errors=[(ENDED, '{"name": "get_weather", "parameters": {"city": "Paris"')])),

@@ -47,8 +47,6 @@ class Malformed(Exception):
 
 class StreamParser(ToolCallParser):
     id_style: ClassVar[str] = "openai"
-    # Arguments may also come under these keys (Llama writes "parameters").
-    args_keys: ClassVar[tuple[str, ...]] = ("arguments",)
 
     def __init__(self) -> None:
         self.buf = ""  # text received and not consumed yet
@@ -58,11 +56,20 @@ class StreamParser(ToolCallParser):
         self.failure: str | None = None
         self.calls = 0
         self.current: tuple[int, list[str]] | None = None  # the open call: index, argument fragments
-        self._reader: Generator | None = self.parse()
+        self.inside: str | None = None  # the closing marker of a reasoning block the output starts in
+        self._reader: Generator | None = self._read()
 
     @abstractmethod
     def parse(self) -> Generator[None, None, None]:
         """The family's reader over the whole output."""
+
+    def begin_in_reasoning(self, close: str) -> None:
+        self.inside = close
+
+    def _read(self) -> Generator[None, None, None]:
+        if self.inside is not None and not (yield from self.reasoning_block(self.inside)):
+            return
+        yield from self.parse()
 
     # --- driving ---------------------------------------------------------------------------
 
@@ -163,6 +170,13 @@ class StreamParser(ToolCallParser):
             if not (yield from self.more()):
                 raise Malformed(ENDED)
 
+    def reasoning_block(self, close: str) -> Read:
+        """Reasoning up to `close` (consumed); False when the output ended inside it."""
+        if (yield from self.text_until((close,), self.reasoning)) is None:
+            return False
+        yield from self.expect(close)
+        return True
+
     def json_value(self, sink: Sink) -> Read:
         """Pass one JSON value's raw text to `sink` as it arrives (it starts at the next character)."""
         scan = ValueEnd()
@@ -213,66 +227,6 @@ class StreamParser(ToolCallParser):
 
     def close_section(self) -> None:
         self.section = None
-
-    def call_object(self) -> Read:
-        """One {"name": NAME, "arguments": {...}} object: starts the call and streams its arguments.
-
-        Keys may come in any order; arguments written before the name are held until the name
-        is known. Other keys (Mistral's "id") are skipped. No arguments key means "{}".
-        """
-        yield from self.expect("{")
-        name: str | None = None
-        early: list[str] | None = None  # arguments seen before the name
-        seen_arguments = False
-        while (yield from self.skip_space()) != "}":
-            key = yield from self.json_string()
-            yield from self.skip_space()
-            yield from self.expect(":")
-            if (yield from self.skip_space()) is None:
-                raise Malformed(ENDED)
-            if key == "name" and name is None:
-                name = yield from self.json_string()
-                if early is not None:
-                    self.start_call(name)
-                    self.argument("".join(early))
-            elif key in self.args_keys and not seen_arguments:
-                seen_arguments = True
-                if name is None:
-                    early = []
-                    yield from self.arguments(early.append)
-                else:
-                    self.start_call(name)
-                    yield from self.arguments(self.argument)
-            else:
-                yield from self.json_value(lambda _: None)
-            after = yield from self.skip_space()
-            if after is None:
-                raise Malformed(ENDED)
-            if after == ",":
-                self.take(1)
-            elif after != "}":
-                raise Malformed("expected ',' or '}' in the tool call object")
-        self.take(1)
-        if name is None:
-            raise Malformed("the tool call has no name")
-        if not seen_arguments:
-            self.start_call(name)
-            self.argument("{}")
-
-    def call_list(self) -> Read:
-        """A JSON array of call objects, each started, streamed and ended in turn."""
-        yield from self.expect("[")
-        while (yield from self.skip_space()) != "]":
-            yield from self.call_object()
-            self.end_call()
-            after = yield from self.skip_space()
-            if after is None:
-                raise Malformed(ENDED)
-            if after == ",":
-                self.take(1)
-            elif after != "]":
-                raise Malformed("expected ',' or ']' between tool calls")
-        self.take(1)
 
     def arguments(self, sink: Sink) -> Read:
         """The arguments value: streamed raw, or decoded at once when written as a JSON string."""

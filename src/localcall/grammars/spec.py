@@ -211,16 +211,10 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     elif syntax.body == "name_args":
         body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
     else:
-        # The parameters become a subschema: their definitions move to the new root.
-        args = hoist(tool.parameters).root
-        defs = args.pop("$defs", None) if isinstance(args, dict) else None
-        body = _json({
-            "type": "object",
-            "properties": {syntax.name_key: {"const": tool.name}, syntax.args_key: args},
-            "required": [syntax.name_key, syntax.args_key],
-            "additionalProperties": False,
-            **({"$defs": defs} if defs else {}),
-        })
+        # {"name": "NAME", "arguments": ARGS} with the key order and spacing write() gives: the
+        # name is fixed text, so a text trigger may end inside it (Llama 3's '{"name"').
+        head = "{" + json.dumps(syntax.name_key) + ": " + json.dumps(tool.name) + ", " + json.dumps(syntax.args_key) + ": "
+        body = Seq((lit(head), json_node(tool.parameters), lit("}")))
     return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
 
 
@@ -387,19 +381,19 @@ def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolCh
 def _lazy(section: Node, syntax: CallSyntax, lit, special: SpecialTokens, control_ids: frozenset[int]) -> Node:
     """tool_choice="auto": free text, and a call section once the trigger appears."""
     trigger = syntax.trigger
-    opening = syntax.section_start + syntax.call_start
     trigger_id = special.by_text.get(trigger)
     if trigger_id is not None and trigger_id in control_ids:
         # A control-token trigger can never occur inside free text: text, then maybe the section.
         return Seq((Optional_(Text()), Optional_(section)))
-    if opening.startswith(trigger):
-        # A text trigger: free text lazily up to and including the trigger, then the rest of the
-        # section, which therefore must not repeat the trigger text.
+    try:
         rest = _strip_prefix(section, trigger)
-        return Alt((Text(), Seq((Text(lazy_until=trigger), rest))))
-    # The trigger is the call body's own first characters (Llama 3: a message that is a JSON
-    # object is a call): free text may not start with them.
-    return Alt((Text(not_starting_with=trigger[0]), section))
+    except ValueError:
+        # The section does not open with the trigger as fixed text: free text may not start
+        # with the trigger's first character, and a message that does is a call.
+        return Alt((Text(not_starting_with=trigger[0]), section))
+    # A text trigger: free text lazily up to and including the trigger, then the rest of the
+    # section, which therefore must not repeat the trigger text.
+    return Alt((Text(), Seq((Text(lazy_until=trigger), rest))))
 
 
 def _strip_prefix(node: Node, prefix: str) -> Node:
