@@ -67,8 +67,10 @@ class StreamParser(ToolCallParser):
         self.inside = close
 
     def _read(self) -> Generator[None, None, None]:
-        if self.inside is not None and not (yield from self.reasoning_block(self.inside)):
-            return
+        if self.inside is not None:
+            if not (yield from self.reasoning_block(self.inside)):
+                return
+            yield from self.skip_space()  # layout after the block, as after any reasoning block
         yield from self.parse()
 
     # --- driving ---------------------------------------------------------------------------

@@ -1,0 +1,239 @@
+"""Every registered family, from its one description, on generated tools: for generated simple
+schemas and calls matching them, parse(write(calls)) == calls for every split of the text, the
+family's grammar admits that text, and the grammar, sampled at random through the real
+llguidance engine over a real vocabulary (tests/fixtures/real_gguf.py), only ever writes calls
+that parse and validate. Then reasoning: no trigger inside a reasoning block opens a call, and
+a prompt that opens the block itself (Qwen 3.5) starts the parser inside it."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import llguidance
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from fixtures import coverage
+from fixtures.parsing import read_calls, split
+from fixtures.real_gguf import template_text
+from localcall.formats import FORMATS, get_format
+from localcall.grammars import make_engine
+from localcall.grammars.llguidance_engine import to_lark
+from localcall.grammars.spec import build_tool_grammar
+from localcall.messages import ContentDelta, ReasoningDelta, ToolCallStart, ToolChoice, ToolSpec
+from localcall.runtime.llamacpp import LlamaCppBackend
+from localcall.vocab import SpecialTokens
+
+NO_SPECIAL = SpecialTokens(bos_id=None, eos_id=None)
+BYTES = llguidance.LLTokenizer("byte")
+
+# --- generated tools and calls ----------------------------------------------------------------
+
+# Text without markup characters or framing whitespace: how each family escapes markup is
+# covered by its own parser tests.
+TEXT = st.text(st.characters(whitelist_categories=("L", "N", "Zs"), max_codepoint=0x2FFF), min_size=1,
+               max_size=8).map(str.strip).filter(bool)
+KEYS = st.from_regex(r"[a-z][a-z_]{0,7}", fullmatch=True)
+NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
+
+
+@st.composite
+def value_schemas(draw):
+    """A simple argument schema: bounded, so that sampling the grammar ends."""
+    kind = draw(st.sampled_from(["string", "integer", "boolean", "enum", "array"]))
+    if kind == "string":
+        return {"type": "string", "maxLength": 8}
+    if kind == "integer":
+        low = draw(st.integers(-50, 50))
+        return {"type": "integer", "minimum": low, "maximum": low + draw(st.integers(0, 500))}
+    if kind == "enum":
+        return {"type": "string", "enum": draw(st.lists(TEXT, min_size=1, max_size=3, unique=True))}
+    if kind == "array":
+        return {"type": "array", "items": {"type": "string", "maxLength": 6}, "maxItems": 2}
+    return {"type": "boolean"}
+
+
+@st.composite
+def tools(draw):
+    names = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
+    out = []
+    for name in names:
+        properties = draw(st.dictionaries(KEYS, value_schemas(), max_size=3))
+        required = [k for k in properties if draw(st.booleans())]
+        out.append(ToolSpec.from_openai({"type": "function", "function": {"name": name, "parameters": {
+            "type": "object", "properties": properties, "required": required}}}))
+    return out
+
+
+def value_for(schema: dict):
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    kind = schema["type"]
+    if kind == "string":
+        return TEXT.filter(lambda t: len(t) <= schema["maxLength"])
+    if kind == "integer":
+        return st.integers(schema["minimum"], schema["maximum"])
+    if kind == "array":
+        return st.lists(TEXT.filter(lambda t: len(t) <= 6), max_size=schema["maxItems"])
+    return st.booleans()
+
+
+@st.composite
+def arguments_for(draw, tool: ToolSpec, sort_keys: bool):
+    """Arguments matching the tool's schema, in the order the family's grammar writes them:
+    the schema's, or sorted (Gemma)."""
+    properties, required = tool.parameters["properties"], tool.parameters["required"]
+    chosen = {k: draw(value_for(s)) for k, s in properties.items() if k in required or draw(st.booleans())}
+    return dict(sorted(chosen.items())) if sort_keys else chosen
+
+
+@st.composite
+def tools_and_calls(draw, family: str):
+    offered = draw(tools())
+    sort_keys = get_format(family).call_syntax(NO_SPECIAL).body == "gemma"
+    calls = draw(st.lists(st.sampled_from(offered).flatmap(
+        lambda t: st.tuples(st.just(t.name), arguments_for(t, sort_keys))), min_size=1, max_size=3))
+    return offered, calls
+
+
+def grammar(fmt, special: SpecialTokens, offered, choice="required", parallel=True):
+    return build_tool_grammar(fmt.call_syntax(special), offered, ToolChoice.parse(choice), parallel=parallel,
+                              special=special, control_ids=special.control_ids)
+
+
+@pytest.mark.parametrize("family", sorted(FORMATS))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), cuts=st.lists(st.integers(0, 400), max_size=5))
+def test_write_parses_back_and_is_what_the_grammar_admits(family, data, cuts):
+    fmt = get_format(family)
+    offered, calls = data.draw(tools_and_calls(family))
+    text = fmt.write(calls, NO_SPECIAL)
+    assert read_calls(fmt, split(text, cuts), offered)[0] == calls
+    matcher = llguidance.LLMatcher(BYTES, llguidance.grammar_from("lark", to_lark(grammar(fmt, NO_SPECIAL, offered))),
+                                   log_level=0)
+    assert matcher.consume_tokens(list(text.encode())) and matcher.is_accepting(), (text, matcher.get_error())
+
+
+# --- sampling the grammar over a real vocabulary -----------------------------------------------
+
+# A release template of each family, for its vocabulary (and its markers as tokens); a family
+# not listed here runs on the first archive template detected as it.
+TEMPLATES = {"llama3": "meta-llama-Llama-3.1-8B-Instruct", "mistral": "Mistral-Small-3.2-24B-Instruct-2506",
+             "hermes": "Qwen-Qwen3-0.6B", "qwen3_coder": "Qwen3.5-4B", "glm": "GLM-4.6",
+             "harmony": "openai-gpt-oss-120b", "gemma4": "google-gemma-4-31B-it",
+             "generic": "Qwen-Qwen2.5-7B-Instruct"}
+MAX_TOKENS = 120
+
+
+def template_of(family: str) -> str:
+    if family in TEMPLATES:
+        return TEMPLATES[family]
+    for name in coverage.tool_templates():
+        if coverage.chat_model(name).format_name == family:
+            return name
+    raise AssertionError(f"no archive template is detected as {family}")
+
+
+_BACKENDS: dict[str, LlamaCppBackend] = {}
+
+
+def vocabulary(template: str) -> LlamaCppBackend:
+    path = coverage.model_file(template)
+    if path not in _BACKENDS:
+        _BACKENDS[path] = LlamaCppBackend(path, vocab_only=True)
+    return _BACKENDS[path]
+
+
+def sample(engine, backend, node, rng: np.random.Generator) -> str | None:
+    """Tokens drawn uniformly among those the grammar allows, until it is done or a stop token
+    is drawn; None if that takes more than MAX_TOKENS."""
+    hook, tokens = engine.constraint(node), []
+    while not hook.done():
+        if len(tokens) >= MAX_TOKENS:
+            return None
+        logits = rng.standard_normal(backend.n_vocab).astype(np.float32)
+        hook.mask(logits)
+        token = int(np.argmax(logits))
+        if token in backend.special.stop_ids:
+            break
+        tokens += [token, *hook.accept(token)]
+    return b"".join(backend.token_bytes(t) for t in tokens).decode("utf-8")
+
+
+@pytest.mark.parametrize("family", sorted(FORMATS))
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(offered=tools(), seed=st.integers(0, 2**32 - 1), mode=st.sampled_from(["required", "named"]))
+def test_sampled_grammar_output_parses_to_valid_calls(family, offered, seed, mode):
+    fmt, backend = get_format(family), vocabulary(template_of(family))
+    choice = "required" if mode == "required" else {"type": "function", "function": {"name": offered[-1].name}}
+    node = grammar(fmt, backend.special, offered, choice, parallel=False)
+    text = sample(make_engine("llguidance", backend), backend, node, np.random.default_rng(seed))
+    if text is None:
+        return  # the draw went on and on: nothing to read
+    calls, _ = read_calls(fmt, [text], offered)
+    assert len(calls) == 1, text
+    name, arguments = calls[0]
+    assert mode == "required" or name == offered[-1].name
+    jsonschema.validate(arguments, next(t for t in offered if t.name == name).parameters)
+    assert read_calls(fmt, list(text), offered)[0] == calls  # streamed token by token: the same
+
+
+# --- reasoning -----------------------------------------------------------------------------------
+
+WEATHER = ToolSpec.from_openai({"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}})
+# Each family's reasoning block: its opening and closing. Every family's call is written inside
+# it (except a harmony call, whose <|call|> would end the analysis message): none is a call there.
+REASONING = {"hermes": ("<think>", "</think>"), "qwen3_coder": ("<think>", "</think>"),
+             "glm": ("<think>", "</think>"), "mistral": ("[THINK]", "[/THINK]"),
+             "gemma4": ("<|channel>thought\n", "<channel|>"),
+             "harmony": ("<|channel|>analysis<|message|>", "<|end|>")}
+MESSAGE_ENDS = ("<|end|>", "<|call|>", "<|return|>")  # harmony
+VARIANT = {"mistral": SpecialTokens(bos_id=None, eos_id=None, by_text={"[ARGS]": 1})}
+
+
+def events(fmt, pieces, tools=(WEATHER,)):
+    parser = fmt.parser(list(tools))
+    return [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
+
+
+@pytest.mark.parametrize("family", sorted(REASONING))
+def test_a_call_inside_reasoning_is_reasoning(family):
+    fmt = get_format(family)
+    opening, closing = REASONING[family]
+    special = VARIANT.get(family, NO_SPECIAL)
+    call = fmt.write([("get_weather", {"city": "Paris"})], special)
+    written = [f.write([("get_weather", {"city": "Oslo"})], NO_SPECIAL) for f in map(get_format, sorted(FORMATS))]
+    inside = "maybe to=functions.get_weather " + " or ".join(
+        w for w in written if family != "harmony" or not any(end in w for end in MESSAGE_ENDS))
+    text = opening + inside + closing + call
+    for pieces in ([text], list(text)):
+        out = events(fmt, pieces)
+        assert [e.name for e in out if isinstance(e, ToolCallStart)] == ["get_weather"], out
+        assert "".join(e.text for e in out if isinstance(e, ReasoningDelta)) == inside
+        assert read_calls(fmt, pieces, [WEATHER])[0] == [("get_weather", {"city": "Paris"})]
+
+
+def test_qwen35_prompt_opens_reasoning_and_the_parser_starts_inside_it():
+    """Qwen 3.5's template ends its generation prompt with <think>: the output starts inside
+    reasoning, and a call written there before </think> is reasoning too."""
+    fmt = get_format("qwen3_coder")
+    template = template_text("Qwen3.5-4B")
+    ask = [{"role": "user", "content": "Weather in Paris?"}]
+    prompt = fmt.render(ask, [WEATHER], template=template, special=NO_SPECIAL)
+    assert prompt.rstrip().endswith("<think>")
+    call = fmt.write([("get_weather", {"city": "Paris"})], NO_SPECIAL)
+    text = "The user asks. " + call + " is what I will write.\n</think>\n\n" + call
+    for pieces in ([text], list(text)):
+        parser = fmt.parser_after(prompt, [WEATHER], NO_SPECIAL)
+        out = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
+        assert "".join(e.text for e in out if isinstance(e, ReasoningDelta)) == "The user asks. " + call + \
+            " is what I will write.\n"
+        assert not [e for e in out if isinstance(e, ContentDelta)]
+        assert [e.name for e in out if isinstance(e, ToolCallStart)] == ["get_weather"]
+    # With thinking off the template closes the block itself: the output is content from the start.
+    closed = prompt + "\n\n</think>\n\n"
+    parser = fmt.parser_after(closed, [WEATHER], NO_SPECIAL)
+    assert parser.feed("It is sunny.") + parser.finish() == [ContentDelta("It is sunny.")]
