@@ -231,7 +231,7 @@ MARKERS = {"hermes": ("<tool_call>", "<think>"), "llama3": ("<|python_tag|>", '{
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(family=st.sampled_from(sorted(MARKERS)), prose=PROSE,  # the JSON families; all: test_formats_write_parse
+@given(family=st.sampled_from(sorted(MARKERS)), prose=PROSE,  # the JSON families; all: test_formats_properties
        calls=st.lists(st.tuples(NAMES, ARGUMENTS), min_size=1, max_size=3), data=st.data())
 def test_written_calls_parse_back_whole_and_streamed(family, prose, calls, data):
     if family == "generic":
