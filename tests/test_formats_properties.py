@@ -7,7 +7,7 @@ a prompt that opens the block itself (Qwen 3.5) starts the parser inside it."""
 
 from __future__ import annotations
 
-import json
+import re
 
 import jsonschema
 import llguidance
@@ -24,7 +24,7 @@ from localcall.grammars.llguidance_engine import to_lark
 from localcall.grammars.spec import build_tool_grammar
 from localcall.messages import ContentDelta, ReasoningDelta, ToolCallStart, ToolChoice, ToolSpec
 from localcall.runtime.llamacpp import LlamaCppBackend
-from localcall.vocab import SpecialTokens
+from localcall.vocab import SpecialTokens, SpellingTokenizer
 
 NO_SPECIAL = SpecialTokens(bos_id=None, eos_id=None)
 BYTES = llguidance.LLTokenizer("byte")
@@ -140,7 +140,7 @@ def test_write_parses_back_and_is_what_the_grammar_admits(family, variant, data,
 
 # A release template of each family, for its vocabulary (and its markers as tokens); a family
 # not listed here runs on the first archive template detected as it.
-TEMPLATES = {"llama3": "meta-llama-Llama-3.1-8B-Instruct", "mistral": "Mistral-Small-3.2-24B-Instruct-2506",
+TEMPLATES = {"llama3": "meta-llama-Llama-3.1-8B-Instruct", "mistral": "mistralai-Ministral-3-14B-Reasoning-2512",
              "hermes": "Qwen-Qwen3-0.6B", "qwen3_coder": "Qwen3.5-4B", "glm": "GLM-4.6",
              "harmony": "openai-gpt-oss-120b", "gemma4": "google-gemma-4-31B-it",
              "generic": "Qwen-Qwen2.5-7B-Instruct"}
@@ -257,3 +257,59 @@ def test_qwen35_prompt_opens_reasoning_and_the_parser_starts_inside_it():
     closed = prompt + "\n\n</think>\n\n"
     parser = fmt.parser_after(closed, [WEATHER], NO_SPECIAL)
     assert parser.feed("It is sunny.") + parser.finish() == [ContentDelta("It is sunny.")]
+
+
+def reasoning_blocks(family: str, special: SpecialTokens):
+    """The family's reasoning blocks that the auto grammar opens the turn with: all but one that
+    opens with a text trigger (harmony's <|channel|>, on a vocabulary where it is plain text)."""
+    syntax = get_format(family).call_syntax(special)
+    text_trigger = syntax.trigger not in special.by_text or special.by_text[syntax.trigger] not in special.control_ids
+    return [(start, end) for start, end in syntax.reasoning if not (text_trigger and start.startswith(syntax.trigger))]
+
+
+WITH_REASONING = [name for name in sorted(FORMATS) if get_format(name).call_syntax(NO_SPECIAL).reasoning]
+
+
+def tokens_of(backend, text: str) -> list[int]:
+    """`text` as the model writes it: control tokens as such, the rest spelled as the grammar
+    engine spells forced text (no SentencePiece prefix space after a control token)."""
+    spell = SpellingTokenizer.for_backend(backend)
+    controls = {t: i for t, i in backend.special.by_text.items() if t and i in backend.special.control_ids}
+    if not controls:
+        return spell(text)
+    ids, at = [], 0
+    for hit in re.finditer("|".join(map(re.escape, sorted(controls, key=len, reverse=True))), text):
+        ids += [*spell(text[at:hit.start()]), controls[hit.group()]]
+        at = hit.end()
+    return ids + spell(text[at:])
+
+
+def accepts(backend, node, text: str) -> bool:
+    """Whether the grammar admits `text`, tokenized by the vocabulary."""
+    matcher = make_engine("llguidance", backend).constraint(node).matcher
+    return matcher.consume_tokens(tokens_of(backend, text)) and matcher.is_accepting()
+
+
+@pytest.mark.parametrize("family", WITH_REASONING)
+def test_no_trigger_fires_inside_reasoning_in_the_grammar(family):
+    """tool_choice auto: a reasoning block may open the turn, and the family's trigger inside it,
+    followed by anything but a call, is still reasoning; after it comes a call or an answer."""
+    fmt, backend = get_format(family), vocabulary(template_of(family))
+    special = backend.special
+    syntax = fmt.call_syntax(special)
+    call = fmt.write([("get_weather", {"city": "Paris"})], special)
+    # A control-token trigger cannot be written inside reasoning at all: free text never holds one.
+    trigger = "" if special.by_text.get(syntax.trigger) in special.control_ids else syntax.trigger
+    auto = grammar(fmt, special, [WEATHER], "auto")
+    for start, end in reasoning_blocks(family, special):
+        thought = start + "maybe " + trigger + " is not how it starts" + end
+        assert accepts(backend, auto, thought + call)
+        assert accepts(backend, auto, thought + "It is sunny.")
+        if start not in special.by_text:  # the answer never opens a block, which would read as reasoning
+            assert not accepts(backend, auto, "It is sunny." + start + "a late thought" + end)
+    # The prompt opened the block (Qwen 3.5): the turn starts inside it, in every mode.
+    end = syntax.reasoning[0][1]
+    for choice in ("auto", "required"):
+        inside = build_tool_grammar(syntax, [WEATHER], ToolChoice.parse(choice), parallel=True, special=special,
+                                    control_ids=special.control_ids, inside_reasoning=end)
+        assert accepts(backend, inside, "The user asks: " + trigger + " maybe" + end + call)
