@@ -200,53 +200,12 @@ class DescribedParser(StreamParser):
         if (yield from self.skip_space()) is None:
             raise Malformed(ENDED)
         if shape.body == "json":
-            yield from self.call_object(shape.name_key, (shape.args_key, *shape.args_aliases))
+            self.name_keys, self.args_keys = (shape.name_key,), (shape.args_key, *shape.args_aliases)
+            yield from self.call_object()
         elif shape.body == "name_args":
             yield from self.named_call(shape)
         else:
             raise ValueError(f"DescribedParser reads json and name_args bodies, not {shape.body!r}")
-
-    def call_object(self, name_key: str, args_keys: tuple[str, ...]) -> Read:
-        """One {name_key: NAME, args_key: {...}} object: starts the call and streams its arguments.
-        Arguments written before the name are held until the name is known."""
-        yield from self.expect("{")
-        name: str | None = None
-        early: list[str] | None = None  # arguments seen before the name
-        seen_arguments = False
-        while (yield from self.skip_space()) != "}":
-            key = yield from self.json_string()
-            yield from self.skip_space()
-            yield from self.expect(":")
-            if (yield from self.skip_space()) is None:
-                raise Malformed(ENDED)
-            if key == name_key and name is None:
-                name = yield from self.json_string()
-                if early is not None:
-                    self.start_call(name)
-                    self.argument("".join(early))
-            elif key in args_keys and not seen_arguments:
-                seen_arguments = True
-                if name is None:
-                    early = []
-                    yield from self.arguments(early.append)
-                else:
-                    self.start_call(name)
-                    yield from self.arguments(self.argument)
-            else:
-                yield from self.json_value(lambda _: None)
-            after = yield from self.skip_space()
-            if after is None:
-                raise Malformed(ENDED)
-            if after == ",":
-                self.take(1)
-            elif after != "}":
-                raise Malformed("expected ',' or '}' in the tool call object")
-        self.take(1)
-        if name is None:
-            raise Malformed("the tool call has no name")
-        if not seen_arguments:
-            self.start_call(name)
-            self.argument("{}")
 
     def named_call(self, shape: CallSyntax) -> Read:
         head = yield from self.read_until(shape.args_marker, MAX_NAME)

@@ -47,6 +47,10 @@ class Malformed(Exception):
 
 class StreamParser(ToolCallParser):
     id_style: ClassVar[str] = "openai"
+    # Arguments may also come under these keys (Llama writes "parameters").
+    args_keys: ClassVar[tuple[str, ...]] = ("arguments",)
+    # ...and the name under these (Command writes "tool_name").
+    name_keys: ClassVar[tuple[str, ...]] = ("name",)
 
     def __init__(self) -> None:
         self.buf = ""  # text received and not consumed yet
@@ -229,6 +233,51 @@ class StreamParser(ToolCallParser):
 
     def close_section(self) -> None:
         self.section = None
+
+    def call_object(self) -> Read:
+        """One {"name": NAME, "arguments": {...}} object: starts the call and streams its arguments.
+
+        Keys may come in any order; arguments written before the name are held until the name
+        is known. Other keys (Mistral's "id") are skipped. No arguments key means "{}".
+        """
+        yield from self.expect("{")
+        name: str | None = None
+        early: list[str] | None = None  # arguments seen before the name
+        seen_arguments = False
+        while (yield from self.skip_space()) != "}":
+            key = yield from self.json_string()
+            yield from self.skip_space()
+            yield from self.expect(":")
+            if (yield from self.skip_space()) is None:
+                raise Malformed(ENDED)
+            if key in self.name_keys and name is None:
+                name = yield from self.json_string()
+                if early is not None:
+                    self.start_call(name)
+                    self.argument("".join(early))
+            elif key in self.args_keys and not seen_arguments:
+                seen_arguments = True
+                if name is None:
+                    early = []
+                    yield from self.arguments(early.append)
+                else:
+                    self.start_call(name)
+                    yield from self.arguments(self.argument)
+            else:
+                yield from self.json_value(lambda _: None)
+            after = yield from self.skip_space()
+            if after is None:
+                raise Malformed(ENDED)
+            if after == ",":
+                self.take(1)
+            elif after != "}":
+                raise Malformed("expected ',' or '}' in the tool call object")
+        self.take(1)
+        if name is None:
+            raise Malformed("the tool call has no name")
+        if not seen_arguments:
+            self.start_call(name)
+            self.argument("{}")
 
     def arguments(self, sink: Sink) -> Read:
         """The arguments value: streamed raw, or decoded at once when written as a JSON string."""
