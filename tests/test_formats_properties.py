@@ -19,6 +19,7 @@ from fixtures import coverage
 from fixtures.parsing import read_calls, split
 from fixtures.real_gguf import template_text
 from localcall.formats import FORMATS, get_format
+from localcall.formats.base import open_reasoning
 from localcall.grammars import make_engine
 from localcall.grammars.llguidance_engine import to_lark
 from localcall.grammars.spec import build_tool_grammar
@@ -236,6 +237,15 @@ def test_a_call_inside_reasoning_is_reasoning(family):
         assert read_calls(fmt, pieces, [WEATHER])[0] == [("get_weather", {"city": "Paris"})]
 
 
+def parser_after(fmt, prompt: str):
+    """The parser for the output that continues `prompt`, as the runtime makes it."""
+    parser = fmt.parser([WEATHER])
+    close = open_reasoning(prompt, fmt.call_syntax(NO_SPECIAL).reasoning)
+    if close is not None:
+        parser.begin_in_reasoning(close)
+    return parser
+
+
 def test_qwen35_prompt_opens_reasoning_and_the_parser_starts_inside_it():
     """Qwen 3.5's template ends its generation prompt with <think>: the output starts inside
     reasoning, and a call written there before </think> is reasoning too."""
@@ -247,7 +257,7 @@ def test_qwen35_prompt_opens_reasoning_and_the_parser_starts_inside_it():
     call = fmt.write([("get_weather", {"city": "Paris"})], NO_SPECIAL)
     text = "The user asks. " + call + " is what I will write.\n</think>\n\n" + call
     for pieces in ([text], list(text)):
-        parser = fmt.parser_after(prompt, [WEATHER], NO_SPECIAL)
+        parser = parser_after(fmt, prompt)
         out = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
         assert "".join(e.text for e in out if isinstance(e, ReasoningDelta)) == "The user asks. " + call + \
             " is what I will write.\n"
@@ -255,7 +265,7 @@ def test_qwen35_prompt_opens_reasoning_and_the_parser_starts_inside_it():
         assert [e.name for e in out if isinstance(e, ToolCallStart)] == ["get_weather"]
     # With thinking off the template closes the block itself: the output is content from the start.
     closed = prompt + "\n\n</think>\n\n"
-    parser = fmt.parser_after(closed, [WEATHER], NO_SPECIAL)
+    parser = parser_after(fmt, closed)
     assert parser.feed("It is sunny.") + parser.finish() == [ContentDelta("It is sunny.")]
 
 
@@ -307,9 +317,12 @@ def test_no_trigger_fires_inside_reasoning_in_the_grammar(family):
         assert accepts(backend, auto, thought + "It is sunny.")
         if start not in special.by_text:  # the answer never opens a block, which would read as reasoning
             assert not accepts(backend, auto, "It is sunny." + start + "a late thought" + end)
-    # The prompt opened the block (Qwen 3.5): the turn starts inside it, in every mode.
+    # The prompt opened the block (Qwen 3.5): the turn starts inside it; a forced call closes it at once.
     end = syntax.reasoning[0][1]
-    for choice in ("auto", "required"):
-        inside = build_tool_grammar(syntax, [WEATHER], ToolChoice.parse(choice), parallel=True, special=special,
-                                    control_ids=special.control_ids, inside_reasoning=end)
-        assert accepts(backend, inside, "The user asks: " + trigger + " maybe" + end + call)
+
+    def inside(choice):
+        return build_tool_grammar(syntax, [WEATHER], ToolChoice.parse(choice), parallel=True, special=special,
+                                  control_ids=special.control_ids, inside_reasoning=end)
+    assert accepts(backend, inside("auto"), "The user asks: " + trigger + " maybe" + end + call)
+    assert accepts(backend, inside("required"), end + call)
+    assert not accepts(backend, inside("required"), call)  # the parser would read it as reasoning

@@ -108,7 +108,10 @@ def is_raw_string(schema: dict) -> bool:
 
 
 def open_reasoning(prompt: str, blocks: tuple[tuple[str, str], ...]) -> str | None:
-    """The closing marker of the reasoning block `prompt` ends inside of, if it does."""
+    """The closing marker of the reasoning block `prompt` ends inside of, if it does (Qwen 3.5's
+    template opens <think> in the generation prompt itself): the output then starts inside it,
+    for the parser (ToolCallParser.begin_in_reasoning) and the grammar (build_tool_grammar's
+    inside_reasoning)."""
     opened = max(((prompt.rfind(start), end) for start, end in blocks), default=(-1, ""))
     at, end = opened
     return end if at >= 0 and end not in prompt[at:] else None
@@ -148,16 +151,6 @@ class ChatFormat(ABC):
 
     @abstractmethod
     def parser(self, tools: list[ToolSpec]) -> ToolCallParser: ...
-
-    def parser_after(self, prompt: str, tools: list[ToolSpec], special: SpecialTokens) -> ToolCallParser:
-        """The parser for the output that continues `prompt`: parser(tools), started inside
-        reasoning when the prompt ends inside an open reasoning block of the family's syntax
-        (Qwen 3.5's template opens <think> in the generation prompt itself)."""
-        parser = self.parser(tools)
-        close = open_reasoning(prompt, self.call_syntax(special).reasoning)
-        if close is not None:
-            parser.begin_in_reasoning(close)
-        return parser
 
     def write(self, calls: list[tuple[str, dict]], special: SpecialTokens) -> str:
         """What the model writes for these calls (name, arguments): the same description as

@@ -351,8 +351,9 @@ def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolCh
     its prompt and history speak.
 
     inside_reasoning: the closing marker of a reasoning block the prompt left open (Qwen 3.5's
-    template opens <think> itself; formats.base.open_reasoning finds it): the turn starts with
-    free reasoning up to that marker, in every mode, and no trigger fires there."""
+    template opens <think> itself; formats.base.open_reasoning finds it): the turn starts inside
+    it, reasoning freely up to that marker in tool_choice auto (no trigger fires there), closing
+    it at once when a call is forced."""
     if not tools:
         return None
     if choice.mode == "none":
@@ -393,7 +394,10 @@ def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolCh
         if blocks and inside_reasoning is None:
             turn = Seq((Optional_(Alt(tuple(blocks))), turn))
     if inside_reasoning is not None:
-        turn = Seq((_reasoning(inside_reasoning, lit), turn))
+        # A forced call closes the block at once (as llama.cpp does where the prompt opened
+        # it); otherwise the turn reasons freely first.
+        head = lit(inside_reasoning) if forced else _reasoning(inside_reasoning, lit)
+        turn = Seq((head, turn))
     return turn
 
 
