@@ -8,6 +8,7 @@ a prompt that opens the block itself (Qwen 3.5) starts the parser inside it."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import jsonschema
 import llguidance
@@ -19,7 +20,8 @@ from fixtures import coverage
 from fixtures.parsing import read_calls, split
 from fixtures.real_gguf import template_text
 from localcall.formats import FORMATS, get_format
-from localcall.formats.base import open_reasoning
+from localcall.formats.base import CallSyntax, open_reasoning
+from localcall.formats.described import DescribedParser
 from localcall.grammars import make_engine
 from localcall.grammars.llguidance_engine import to_lark
 from localcall.grammars.spec import build_tool_grammar
@@ -326,3 +328,23 @@ def test_no_trigger_fires_inside_reasoning_in_the_grammar(family):
     assert accepts(backend, inside("auto"), "The user asks: " + trigger + " maybe" + end + call)
     assert accepts(backend, inside("required"), end + call)
     assert not accepts(backend, inside("required"), call)  # the parser would read it as reasoning
+
+
+def test_a_family_is_its_description():
+    """A family declared only as a CallSyntax (the example in docs/formats.md, laid out on lines):
+    its grammar admits what write() gives, and DescribedParser reads it back for every split,
+    with text before the calls as content and a section inside reasoning as reasoning."""
+    syntax = CallSyntax(trigger="<calls>", section_start="<calls>[\n", separator=",\n", section_end="\n]\n</calls>",
+                        reasoning=(("<think>", "</think>"),))
+    family = SimpleNamespace(parser=lambda tools: DescribedParser(syntax))
+    calls = [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Oslo"})]
+    written = syntax.write(calls)
+    auto = build_tool_grammar(syntax, [WEATHER], ToolChoice.parse("auto"), parallel=True, special=NO_SPECIAL,
+                              control_ids=frozenset())
+    matcher = llguidance.LLMatcher(BYTES, llguidance.grammar_from("lark", to_lark(auto)), log_level=0)
+    text = "<think>not <calls>[ yet</think>Sure. " + written
+    assert matcher.consume_tokens(list(text.encode())) and matcher.is_accepting(), matcher.get_error()
+    for cut in range(len(text) + 1):
+        assert read_calls(family, [text[:cut], text[cut:]], [WEATHER]) == (calls, "not <calls>[ yet")
+    out = events(family, [text])
+    assert "".join(e.text for e in out if isinstance(e, ContentDelta)) == "Sure. "

@@ -125,7 +125,7 @@ class DescribedParser(StreamParser):
             yield from self.expect(marker)
         shape, opening = yield from self.shape("" if prefixed else marker, marker)
         yield from self.markers(opening)
-        yield from self.call_list(shape, shape.separator.strip(), shape.section_end.strip())
+        yield from self.call_list(shape, shape.section_end)
         self.close_section()
 
     def shape(self, trigger: str, label: str) -> Read:
@@ -162,32 +162,32 @@ class DescribedParser(StreamParser):
 
     # --- calls -------------------------------------------------------------------------------------
 
-    def call_list(self, shape: CallSyntax, separator: str, end: str) -> Read:
-        """Calls joined by `separator` up to `end` (both without their layout whitespace)."""
+    def call_list(self, shape: CallSyntax, end: str) -> Read:
+        """Calls joined by the shape's separator, up to `end` (the section's closing)."""
         while True:
             yield from self.body(shape)
             yield from self.closing(shape.call_end)
             self.end_call()
-            if not (yield from self.another(separator, end)):
+            if not (yield from self.another(_words(shape.separator), _words(end))):
                 return
             yield from self.markers(_words(shape.call_start))
 
-    def another(self, separator: str, end: str) -> Read:
-        """Whether another call follows (its separator consumed); else the section's end is read."""
+    def another(self, separator: list[str], end: list[str]) -> Read:
+        """Whether another call follows (its separator read); else the section's end is read."""
         if not separator:
-            yield from self.closing(end)
+            yield from self.closing(" ".join(end))
             return False
         if (yield from self.skip_space()) is None:
             return False
-        if (yield from self.starts_with(separator)):
-            self.take(len(separator))
+        if (yield from self.starts_with(separator[0])):
+            yield from self.markers(separator)
             return True
         if not end:
             return False  # what follows the section is content again (Llama 3's calls end so)
-        if (yield from self.starts_with(end)):
-            self.take(len(end))
+        if (yield from self.starts_with(end[0])):
+            yield from self.closing(" ".join(end))
             return False
-        raise Malformed(f"expected {separator!r} or {end!r} between tool calls")
+        raise Malformed(f"expected {separator[0]!r} or {end[0]!r} between tool calls")
 
     def starts_with(self, literal: str) -> Read:
         """Whether the text goes on with `literal` (left unread)."""
@@ -236,7 +236,7 @@ class DescribedParser(StreamParser):
 
     def answer_object(self, shape: CallSyntax, key: str, opening: str, answer_key: str | None) -> Read:
         """The answer object; False when the output ended inside it (outside any call)."""
-        end = shape.section_end.strip().removesuffix("}").strip()  # the list's closing; "}" is the object's
+        end = shape.section_end.strip().removesuffix("}")  # the list's closing; "}" is the object's
         yield from self.expect("{")
         while (yield from self.skip_space()) != "}":
             name = yield from self.json_string()
@@ -249,7 +249,7 @@ class DescribedParser(StreamParser):
                     return False
             elif name == key:
                 yield from self.markers(_words(opening))
-                yield from self.call_list(shape, shape.separator.strip(), end)
+                yield from self.call_list(shape, end)
             else:
                 yield from self.json_value(lambda _: None)
             after = yield from self.skip_space()

@@ -1,8 +1,9 @@
 """The machinery under every family's parser: a resumable reader over generated text.
 
-A family writes its parser as straight-line code, a generator that reads the output the
-way a recursive-descent parser would ("text until <tool_call>", "one JSON object", "expect
-</tool_call>"). Whenever a read needs text that has not been generated yet, the generator
+A parser is straight-line code, a generator that reads the output the way a
+recursive-descent parser would ("text until <tool_call>", "one JSON object", "expect
+</tool_call>"): the one that described.py builds from a family's CallSyntax, or a family's
+own. Whenever a read needs text that has not been generated yet, the generator
 suspends; feed() resumes it with the next piece, finish() resumes it knowing nothing more
 will come. So the same code gives the streamed events and the final message, and any split
 of the output into pieces gives the same result.
