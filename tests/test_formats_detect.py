@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from localcall.formats import detect_format, get_format
-from localcall.formats.base import CallSyntax
 from localcall.runtime.backend import SpecialTokens
 from localcall.runtime.llamacpp import LlamaCppBackend
 
@@ -67,16 +66,14 @@ def test_mistral_call_form_follows_the_vocabulary(tiny_gguf):
     array = LlamaCppBackend(tiny_gguf("mistral"), vocab_only=True).special
     named = LlamaCppBackend(tiny_gguf("mistral-args"), vocab_only=True).special
     mistral = get_format("mistral")
-    assert mistral.call_syntax(array) == CallSyntax(trigger="[TOOL_CALLS]", section_start="[TOOL_CALLS][",
-                                                    separator=", ", section_end="]")
-    assert mistral.call_syntax(named) == CallSyntax(trigger="[TOOL_CALLS]", call_start="[TOOL_CALLS]",
-                                                    body="name_args", args_marker="[ARGS]")
+    assert mistral.write([("f", {})], array) == '[TOOL_CALLS][{"name": "f", "arguments": {}}]'
+    assert mistral.write([("f", {})], named) == "[TOOL_CALLS]f[ARGS]{}"
 
 
 def test_every_trigger_opens_its_call_section():
-    """The grammar layer's contract: the trigger is a prefix of section_start + call_start."""
+    """The grammar layer's contract: every call section opens with the trigger."""
     for special in (SpecialTokens(None, None), MISTRAL_VOCAB, vocab("[TOOL_CALLS]", "[ARGS]")):
         for name in ("llama3", "mistral", "hermes", "generic"):
             syntax = get_format(name).call_syntax(special)
-            assert (syntax.section_start + syntax.call_start).startswith(syntax.trigger), name
+            assert syntax.write([("f", {"x": 1})]).startswith(syntax.trigger), name
             assert (syntax.trigger == "") == (syntax.answer_schema is not None), name

@@ -19,12 +19,12 @@ from importlib.metadata import entry_points
 
 from . import gemma4, generic, glm, harmony, hermes, llama3, mistral, qwen3_coder  # noqa: F401  (each registers its family)
 from ..vocab import SpecialTokens
-from .base import FORMATS, CallSyntax, ChatFormat, ToolCallParser, register
+from .base import FORMATS, CallSyntax, ChatFormat, ToolCallParser, open_reasoning, register
 from .jinja import TemplateError, load_builtin_template
 from .templated import uses_tools
 
 __all__ = ["FORMATS", "CallSyntax", "ChatFormat", "TemplateError", "ToolCallParser", "detect_format",
-           "get_format", "load_builtin_template", "load_plugins", "uses_tools"]
+           "get_format", "load_builtin_template", "load_plugins", "open_reasoning", "uses_tools"]
 
 FALLBACK = "generic"
 ENTRY_POINTS = "localcall.formats"

@@ -32,7 +32,16 @@ class CallSyntax:
     there the section is constrained. It is a prefix of section_start + call_start. An empty
     trigger means the family is constrained from the first token (the generic family).
     answer_schema: for families with an empty trigger, the JSON schema a non-call answer
-    must match (generic: {"response": "..."}).
+    must match (generic: {"response": "..."}). Such a section is one key of the answer object:
+    section_start is '{"KEY": ' + the list's opening, section_end the list's closing + "}".
+
+    What the parser also reads (formats/described.py), beyond what the grammar writes:
+    reasoning: (open, close) markers of reasoning blocks (<think>...</think>): their text is
+    reasoning, and no trigger inside them opens a call.
+    section_prefixes: text the model may write right before a section (Llama's <|python_tag|>).
+    args_aliases: other keys the arguments of a "json" body may come under.
+    call_id_marker: "name_args": a marker after NAME that the model may follow with a call id
+    of its own before args_marker (Mistral's [CALL_ID]); calls always get fresh ids.
     """
 
     trigger: str
@@ -51,6 +60,10 @@ class CallSyntax:
     optional_newlines: bool = False  # xml_params: each newline of the markers may be left out
     string_quote: str = ""  # gemma: what opens and closes a string
     answer_schema: dict | None = None
+    reasoning: tuple[tuple[str, str], ...] = ()
+    section_prefixes: tuple[str, ...] = ()
+    args_aliases: tuple[str, ...] = ()
+    call_id_marker: str = ""
 
     def write(self, calls: list[tuple[str, dict]]) -> str:
         """The text of these calls in this syntax: what the grammar admits (in its canonical
@@ -94,6 +107,16 @@ def is_raw_string(schema: dict) -> bool:
     return schema.get("type") == "string"
 
 
+def open_reasoning(prompt: str, blocks: tuple[tuple[str, str], ...]) -> str | None:
+    """The closing marker of the reasoning block `prompt` ends inside of, if it does (Qwen 3.5's
+    template opens <think> in the generation prompt itself): the output then starts inside it,
+    for the parser (ToolCallParser.begin_in_reasoning) and the grammar (build_tool_grammar's
+    inside_reasoning)."""
+    opened = max(((prompt.rfind(start), end) for start, end in blocks), default=(-1, ""))
+    at, end = opened
+    return end if at >= 0 and end not in prompt[at:] else None
+
+
 class ToolCallParser(ABC):
     """Incremental: fed the generated text in pieces, returns events as soon as they are sure.
 
@@ -108,6 +131,10 @@ class ToolCallParser(ABC):
     @abstractmethod
     def finish(self) -> list[ChatEvent]:
         """Generation ended: flush held-back text; an unfinished call becomes MalformedToolCall."""
+
+    def begin_in_reasoning(self, close: str) -> None:
+        """Before the first feed: the output starts inside a reasoning block that `close` ends."""
+        raise NotImplementedError(f"{type(self).__name__} cannot start inside a reasoning block")
 
 
 class ChatFormat(ABC):

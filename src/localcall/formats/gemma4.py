@@ -122,7 +122,7 @@ class Gemma4Format(TemplateFormat):
 
     def call_syntax(self, special: SpecialTokens) -> CallSyntax:
         return CallSyntax(trigger=TOOL_CALL, call_start=TOOL_CALL + CALL_PREFIX, body="gemma", call_end=TOOL_CALL_END,
-                          string_quote=QUOTE)
+                          string_quote=QUOTE, reasoning=((CHANNEL, CHANNEL_END),))
 
     def parser(self, tools) -> Gemma4Parser:
         return Gemma4Parser()

@@ -10,21 +10,13 @@ Since the template cannot show calls or results, the conversation is rewritten b
 rendering: an assistant turn with calls becomes that JSON object as its text, an assistant
 answer becomes {"response": ...}, and each run of tool results becomes one user turn, every
 result opened by a line naming the tool and the call id. The grammar constrains the answer
-from its first token (empty trigger), so the object is always whole.
+from its first token (empty trigger), so the object is always whole. Grammar, parser and
+writer come from SYNTAX (described.py says how a family without trigger is read).
 
 The protocol stays on for as long as the conversation has used tools, even in a request that
 offers none (the last step of most agent loops): the history shows calls as JSON, and a model
 told to answer in prose copies that JSON into its answer. With no tools offered the
 instructions ask for {"response": ...} only, and the runtime's grammar allows nothing else.
-
-Parser outcomes (besides those of every parser, see stream.py):
-- {"response": "..."}: the decoded string streams out as content.
-- {"tool_calls": [...]}: each object is a call; other keys are skipped.
-- An answer that does not open with {"response" or {"tool_calls" (no grammar, tools not
-  offered) is plain content, all of it.
-- The output ending inside the response string or after it is not an error (max_tokens cut
-  the answer); ending anywhere else inside the object is malformed. Text after the object is
-  content.
 """
 
 from __future__ import annotations
@@ -34,12 +26,14 @@ import json
 from ..messages import Message, ToolSpec
 from ..vocab import SpecialTokens
 from .base import CallSyntax, register
-from .stream import Malformed, StreamParser
-from .templated import TemplateFormat, uses_tools
+from .described import DescribedFormat
+from .templated import uses_tools
 
 RESPONSE, TOOL_CALLS = "response", "tool_calls"
 ANSWER_SCHEMA = {"type": "object", "properties": {RESPONSE: {"type": "string"}}, "required": [RESPONSE],
                  "additionalProperties": False}
+SYNTAX = CallSyntax(trigger="", section_start=f'{{"{TOOL_CALLS}": [', separator=", ", section_end="]}",
+                    answer_schema=ANSWER_SCHEMA)
 INSTRUCTIONS = """You can use tools. Each tool is described by a JSON object with its name, what it does, and the JSON Schema of its arguments:
 {tools}
 
@@ -100,79 +94,12 @@ def rewrite(messages: list[Message], tools: list[ToolSpec] | None) -> list[Messa
     return out
 
 
-def opening(text: str) -> str | None:
-    """Which answer `text` opens: RESPONSE, TOOL_CALLS, "" for plain text, None while undecided."""
-    rest = text.lstrip()
-    if not rest:
-        return None
-    if rest[0] != "{":
-        return ""
-    rest = rest[1:].lstrip()
-    if not rest:
-        return None
-    if rest[0] != '"':
-        return ""
-    rest = rest[1:]
-    for key in (RESPONSE, TOOL_CALLS):
-        quoted = key + '"'
-        if rest.startswith(quoted):
-            after = rest[len(quoted):].lstrip()
-            return None if not after else key if after[0] == ":" else ""
-    return None if any((k + '"').startswith(rest) for k in (RESPONSE, TOOL_CALLS)) else ""
-
-
-class GenericParser(StreamParser):
-    def parse(self):
-        while (form := opening(self.buf)) is None and (yield from self.more()):
-            pass
-        if form:
-            yield from self.skip_space()
-            self.open_section()
-            if not (yield from self.answer_object()):
-                return
-            self.close_section()
-            yield from self.skip_space()
-        yield from self.text_until((), self.content)
-
-    def answer_object(self):
-        """Read the answer object; False when the output ended inside it (outside any call)."""
-        yield from self.expect("{")
-        while (yield from self.skip_space()) != "}":
-            key = yield from self.json_string()
-            yield from self.skip_space()
-            yield from self.expect(":")
-            if (yield from self.skip_space()) is None:
-                return False
-            if key == RESPONSE and self.buf[0] == '"':
-                if not (yield from self.json_string_text(self.content)):
-                    return False
-            elif key == TOOL_CALLS:
-                yield from self.call_list()
-            else:
-                yield from self.json_value(lambda _: None)
-            after = yield from self.skip_space()
-            if after is None:
-                return False
-            if after == ",":
-                self.take(1)
-            elif after != "}":
-                raise Malformed("expected ',' or '}' in the answer object")
-        self.take(1)
-        return True
-
-
 @register
-class GenericFormat(TemplateFormat):
+class GenericFormat(DescribedFormat):
     name = "generic"
     builtin = "builtin:chatml"
     builtin_when_template_lacks_tools = False
-
-    def call_syntax(self, special: SpecialTokens) -> CallSyntax:
-        return CallSyntax(trigger="", section_start='{"tool_calls": [', separator=", ", section_end="]}",
-                          answer_schema=ANSWER_SCHEMA)
-
-    def parser(self, tools) -> GenericParser:
-        return GenericParser()
+    shapes = (SYNTAX,)
 
     def adapt(self, messages: list[Message], tools: list[ToolSpec] | None):
         # The template never sees `tools`: a template that knew them would show them twice.

@@ -18,7 +18,7 @@ Parser outcomes (besides those of every parser, see stream.py):
 - A message addressed to functions.NAME is a call of NAME whose body is the arguments JSON.
 - The grammar (tool_choice required / named) writes the commentary form with <|constrain|>
   when the vocabulary has that token, else the template's " json". In tool_choice auto the
-  grammar allows plain text and then a call; it does not yet constrain the analysis channel.
+  grammar allows an analysis message first, then plain text or a call.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .templated import TemplateFormat
 START, CHANNEL, MESSAGE, CONSTRAIN = "<|start|>", "<|channel|>", "<|message|>", "<|constrain|>"
 END, CALL, RETURN = "<|end|>", "<|call|>", "<|return|>"
 TO_FUNCTIONS = " to=functions."
+ANALYSIS = CHANNEL + "analysis" + MESSAGE
 MAX_HEADER = 256
 _RECIPIENT = re.compile(r"to=functions\.([\w.\-]+)")
 _CHANNEL = re.compile(r"<\|channel\|>\s*(\w+)")
@@ -79,7 +80,8 @@ class HarmonyFormat(TemplateFormat):
     def call_syntax(self, special: SpecialTokens) -> CallSyntax:
         content_type = f" {CONSTRAIN}json" if CONSTRAIN in special.by_text else " json"
         return CallSyntax(trigger=CHANNEL, call_start=CHANNEL + "commentary to=functions.", body="name_args",
-                          args_marker=content_type + MESSAGE, call_end=CALL, separator=START + "assistant")
+                          args_marker=content_type + MESSAGE, call_end=CALL, separator=START + "assistant",
+                          reasoning=((ANALYSIS, END),))
 
     def parser(self, tools) -> HarmonyParser:
         return HarmonyParser()

@@ -8,65 +8,29 @@ and asks for calls in <tool_call> tags. An assistant turn with calls holds one b
     </tool_call>
 
 and results come back as a user turn of <tool_response>...</tool_response> blocks. Qwen 3
-may first think inside <think>...</think>.
-
-Parser outcomes (besides those of every parser, see stream.py):
-- <think>...</think> is ReasoningDelta, never content, even when the output stops inside it;
-  tags inside reasoning are not calls.
-- Text before, between or after calls is content; whitespace right after </think> or a call
-  is layout and is dropped.
-- A call whose JSON is complete when the output ends without </tool_call> is accepted: the
-  model stopped where only the closing tag was left. Anything else after the JSON is malformed.
+may first think inside <think>...</think>. Grammar, parser and writer come from SYNTAX
+(described.py says how it is read): text before, between or after the blocks is content, a
+block whose JSON is complete when the output ends without </tool_call> is accepted.
 """
 
 from __future__ import annotations
 
 from ..vocab import SpecialTokens
 from .base import CallSyntax, register
-from .stream import StreamParser
-from .templated import TemplateFormat
+from .described import DescribedFormat
 
 TOOL_CALL, TOOL_CALL_END = "<tool_call>", "</tool_call>"
-THINK, THINK_END = "<think>", "</think>"
+THINK = ("<think>", "</think>")
 
-
-class HermesParser(StreamParser):
-    def parse(self):
-        while True:
-            marker = yield from self.text_until((TOOL_CALL, THINK), self.content)
-            if marker is None:
-                return
-            if marker == THINK:
-                yield from self.expect(THINK)
-                if (yield from self.text_until((THINK_END,), self.reasoning)) is None:
-                    return
-                yield from self.expect(THINK_END)
-            else:
-                yield from self.tool_call()
-            yield from self.skip_space()
-
-    def tool_call(self):
-        self.open_section()
-        yield from self.expect(TOOL_CALL)
-        yield from self.skip_space()
-        yield from self.call_object()
-        if (yield from self.skip_space()) is not None:
-            yield from self.expect(TOOL_CALL_END)
-        self.end_call()
-        self.close_section()
+SYNTAX = CallSyntax(trigger=TOOL_CALL, call_start=TOOL_CALL + "\n", call_end="\n" + TOOL_CALL_END, separator="\n",
+                    reasoning=(THINK,))
 
 
 @register
-class HermesFormat(TemplateFormat):
+class HermesFormat(DescribedFormat):
     name = "hermes"
     builtin = "builtin:hermes"
-
-    def call_syntax(self, special: SpecialTokens) -> CallSyntax:
-        return CallSyntax(trigger=TOOL_CALL, call_start=TOOL_CALL + "\n", call_end="\n" + TOOL_CALL_END,
-                          separator="\n")
-
-    def parser(self, tools) -> HermesParser:
-        return HermesParser()
+    shapes = (SYNTAX,)
 
     @classmethod
     def detect(cls, template: str | None, special: SpecialTokens) -> int:

@@ -1,8 +1,9 @@
 """The machinery under every family's parser: a resumable reader over generated text.
 
-A family writes its parser as straight-line code, a generator that reads the output the
-way a recursive-descent parser would ("text until <tool_call>", "one JSON object", "expect
-</tool_call>"). Whenever a read needs text that has not been generated yet, the generator
+A parser is straight-line code, a generator that reads the output the way a
+recursive-descent parser would ("text until <tool_call>", "one JSON object", "expect
+</tool_call>"): the one that described.py builds from a family's CallSyntax, or a family's
+own. Whenever a read needs text that has not been generated yet, the generator
 suspends; feed() resumes it with the next piece, finish() resumes it knowing nothing more
 will come. So the same code gives the streamed events and the final message, and any split
 of the output into pieces gives the same result.
@@ -49,6 +50,8 @@ class StreamParser(ToolCallParser):
     id_style: ClassVar[str] = "openai"
     # Arguments may also come under these keys (Llama writes "parameters").
     args_keys: ClassVar[tuple[str, ...]] = ("arguments",)
+    # ...and the name under these (Command writes "tool_name").
+    name_keys: ClassVar[tuple[str, ...]] = ("name",)
 
     def __init__(self) -> None:
         self.buf = ""  # text received and not consumed yet
@@ -58,11 +61,22 @@ class StreamParser(ToolCallParser):
         self.failure: str | None = None
         self.calls = 0
         self.current: tuple[int, list[str]] | None = None  # the open call: index, argument fragments
-        self._reader: Generator | None = self.parse()
+        self.inside: str | None = None  # the closing marker of a reasoning block the output starts in
+        self._reader: Generator | None = self._read()
 
     @abstractmethod
     def parse(self) -> Generator[None, None, None]:
         """The family's reader over the whole output."""
+
+    def begin_in_reasoning(self, close: str) -> None:
+        self.inside = close
+
+    def _read(self) -> Generator[None, None, None]:
+        if self.inside is not None:
+            if not (yield from self.reasoning_block(self.inside)):
+                return
+            yield from self.skip_space()  # layout after the block, as after any reasoning block
+        yield from self.parse()
 
     # --- driving ---------------------------------------------------------------------------
 
@@ -163,6 +177,13 @@ class StreamParser(ToolCallParser):
             if not (yield from self.more()):
                 raise Malformed(ENDED)
 
+    def reasoning_block(self, close: str) -> Read:
+        """Reasoning up to `close` (consumed); False when the output ended inside it."""
+        if (yield from self.text_until((close,), self.reasoning)) is None:
+            return False
+        yield from self.expect(close)
+        return True
+
     def json_value(self, sink: Sink) -> Read:
         """Pass one JSON value's raw text to `sink` as it arrives (it starts at the next character)."""
         scan = ValueEnd()
@@ -230,7 +251,7 @@ class StreamParser(ToolCallParser):
             yield from self.expect(":")
             if (yield from self.skip_space()) is None:
                 raise Malformed(ENDED)
-            if key == "name" and name is None:
+            if key in self.name_keys and name is None:
                 name = yield from self.json_string()
                 if early is not None:
                     self.start_call(name)
@@ -258,21 +279,6 @@ class StreamParser(ToolCallParser):
         if not seen_arguments:
             self.start_call(name)
             self.argument("{}")
-
-    def call_list(self) -> Read:
-        """A JSON array of call objects, each started, streamed and ended in turn."""
-        yield from self.expect("[")
-        while (yield from self.skip_space()) != "]":
-            yield from self.call_object()
-            self.end_call()
-            after = yield from self.skip_space()
-            if after is None:
-                raise Malformed(ENDED)
-            if after == ",":
-                self.take(1)
-            elif after != "]":
-                raise Malformed("expected ',' or ']' between tool calls")
-        self.take(1)
 
     def arguments(self, sink: Sink) -> Read:
         """The arguments value: streamed raw, or decoded at once when written as a JSON string."""

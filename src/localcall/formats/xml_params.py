@@ -7,12 +7,12 @@ the schema's order, each string raw within its enum and length bounds, each othe
 JSON matching its schema), the parser and write(calls), so what the grammar admits is what
 the parser reads and what write() produces.
 
-Parser outcomes (besides those of HermesParser, whose text and <think> rules it keeps):
+Parser outcomes (besides those of DescribedParser, whose text and reasoning rules it keeps):
 - Values are typed by the tool's schema: a string argument is its raw text (without the
   newline framing that the layout puts around it); any other argument is read as JSON (raw
   text if it is not JSON, which the schema check after generation then reports).
 - Whitespace between markers is layout. A call whose last closing marker is missing at the
-  very end of the output is accepted, as in HermesParser.
+  very end of the output is accepted, as DescribedParser accepts it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import ClassVar
 from ..messages import ToolSpec
 from ..vocab import SpecialTokens
 from .base import CallSyntax, is_raw_string
-from .hermes import TOOL_CALL, HermesParser
+from .described import DescribedParser
+from .hermes import THINK, TOOL_CALL
 from .stream import ENDED, Malformed
 from .templated import TemplateFormat
 
@@ -46,18 +47,22 @@ class XmlParams:
     call_close: str
     separator: str
     optional_newlines: bool = False
+    reasoning: tuple[tuple[str, str], ...] = (THINK,)
 
     def call_syntax(self) -> CallSyntax:
         return CallSyntax(trigger=TOOL_CALL, call_start=self.call_open, body="xml_params", args_marker=self.name_end,
                           param_start=self.param_open, param_name_end=self.key_end, param_end=self.value_end,
-                          call_end=self.call_close, separator=self.separator, optional_newlines=self.optional_newlines)
+                          call_end=self.call_close, separator=self.separator, optional_newlines=self.optional_newlines,
+                          reasoning=self.reasoning)
 
 
 def _markers(layout: str) -> list[str]:
     return [m.strip() for m in layout.split("\n") if m.strip()]
 
 
-class XmlParamsParser(HermesParser):
+class XmlParamsParser(DescribedParser):
+    """Text and reasoning as DescribedParser reads them; each <tool_call> block as XmlParams lays it out."""
+
     def __init__(self, syntax: XmlParams, tools: list[ToolSpec]):
         self.syntax = syntax
         self.schemas = {t.name: t.parameters.get("properties", {}) for t in tools}
@@ -65,14 +70,14 @@ class XmlParamsParser(HermesParser):
         self.name_end = _markers(syntax.name_end)                          # Qwen: [">"]; GLM: none
         self.key_end = _markers(syntax.key_end)                            # GLM: ["</arg_key>", "<arg_value>"]
         self.value_end = _markers(syntax.value_end)[0]                     # "</parameter>", "</arg_value>"
-        self.closing = _markers(syntax.call_close)                         # Qwen: ["</function>", "</tool_call>"]
-        super().__init__()
+        self.call_closers = _markers(syntax.call_close)                    # Qwen: ["</function>", "</tool_call>"]
+        super().__init__(syntax.call_syntax())
 
-    def tool_call(self):
+    def call_section(self, marker: str, prefixed: bool):
         s = self.syntax
         self.open_section()
         yield from self.expect(TOOL_CALL)
-        yield from self.expect_markers(self.opening)
+        yield from self.markers(self.opening)
         name = (yield from self.name()).strip()
         self.start_call(name)
         properties = self.schemas.get(name, {})
@@ -81,19 +86,16 @@ class XmlParamsParser(HermesParser):
         while True:
             if (yield from self.skip_space()) is None:
                 raise Malformed(ENDED)
-            if (yield from self.expect_one((s.param_open, self.closing[0]))) != s.param_open:
+            if (yield from self.expect_one((s.param_open, self.call_closers[0]))) != s.param_open:
                 break
             key = (yield from self.read_until(self.key_end[0], MAX_NAME)).strip()
-            yield from self.expect_markers(self.key_end[1:])
+            yield from self.markers(self.key_end[1:])
             raw = yield from self.read_until(self.value_end, MAX_VALUE)
             raw = raw.removeprefix("\n") if s.key_end.endswith("\n") else raw
             raw = raw.removesuffix("\n") if s.value_end.startswith("\n") else raw
             self.argument(("" if first else ", ") + json.dumps(key) + ": " + _value_json(raw, properties.get(key)))
             first = False
-        for marker in self.closing[1:]:  # Qwen's "</tool_call>", which may be left out at the very end
-            if (yield from self.skip_space()) is None:
-                break
-            yield from self.expect(marker)
+        yield from self.closing("\n".join(self.call_closers[1:]))  # Qwen's "</tool_call>"
         self.argument("}")
         self.end_call()
         self.close_section()
@@ -102,14 +104,9 @@ class XmlParamsParser(HermesParser):
         if self.name_end:
             return (yield from self.read_until(self.name_end[0], MAX_NAME))
         parts: list[str] = []  # the name runs up to the first argument or the end of the call
-        if (yield from self.text_until((self.syntax.param_open, self.closing[0]), parts.append)) is None:
+        if (yield from self.text_until((self.syntax.param_open, self.call_closers[0]), parts.append)) is None:
             raise Malformed(ENDED)
         return "".join(parts)
-
-    def expect_markers(self, markers: list[str]):
-        for marker in markers:
-            yield from self.skip_space()
-            yield from self.expect(marker)
 
 
 def _value_json(raw: str, schema) -> str:

@@ -33,7 +33,7 @@ class LarkWriter:
         start = self.expr(root)
         return "\n".join([f"start: {start}", *self.rules]) + "\n"
 
-    def _rule(self, node: Node, prefix: str, body: str, options: str = "") -> str:
+    def _rule(self, node: Node | tuple, prefix: str, body: str, options: str = "") -> str:
         name = self._names.get(node)
         if name is None:
             name = self._names[node] = f"{prefix}{len(self._names)}"
@@ -74,14 +74,20 @@ class LarkWriter:
         raise TypeError(f"unknown grammar node {node!r}")
 
     def _text(self, node: Text) -> str:
+        excluded = ""  # a text holding none of `excluding`: the regex, and not any text containing one
+        if node.excluding:
+            excluded = f" & ~/(?s:.*)(?:{'|'.join(map(_regex_literal, node.excluding))})(?s:.*)/"
         if node.lazy_until:
             # Lazy: the lexeme ends at the first occurrence of the trigger.
             trigger = json.dumps(node.lazy_until, ensure_ascii=False)
+            if excluded:  # the text before the trigger is a lexeme of its own, with the exclusion
+                head = self._rule(("head text", node.excluding), "HEAD", f"/(?s:.*)/{excluded}")
+                return self._rule(node, "head", f"{head} {trigger}", "[lazy]")
             return self._rule(node, "head", f"/(?s:.*)/ {trigger}", "[lazy]")
         if node.not_starting_with:
             first = "".join("\\" + c if not c.isalnum() else c for c in node.not_starting_with)
-            return self._rule(node, "TEXT", f"/[^{first}](?s:.*)/")
-        return self._rule(node, "TEXT", "/(?s:.+)/")
+            return self._rule(node, "TEXT", f"/[^{first}](?s:.*)/{excluded}")
+        return self._rule(node, "TEXT", f"/(?s:.+)/{excluded}")
 
 
 def _regex_literal(text: str) -> str:

@@ -8,7 +8,8 @@ offered tools and the tool_choice mode, into a small grammar tree that each engi
     Special                  one control token by id ([TOOL_CALLS], <|python_tag|>…)
     Json                     a JSON value matching a schema
     Text                     free text; `lazy_until` makes it end at the first trigger,
-                             `not_starting_with` forbids a first character (Llama 3's "{")
+                             `not_starting_with` forbids a first character (Llama 3's "{"),
+                             `excluding` lists texts it never contains (reasoning openings)
     RawText                  a raw string value of bounded length, ending with (and
                              including) the first occurrence of `stop` (XML parameter values),
                              or, with no stop, where the grammar goes on with a control token
@@ -52,6 +53,7 @@ class Json:
 class Text:
     lazy_until: str | None = None  # ends with (and includes) this trigger text
     not_starting_with: str | None = None
+    excluding: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,16 +213,10 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     elif syntax.body == "name_args":
         body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
     else:
-        # The parameters become a subschema: their definitions move to the new root.
-        args = hoist(tool.parameters).root
-        defs = args.pop("$defs", None) if isinstance(args, dict) else None
-        body = _json({
-            "type": "object",
-            "properties": {syntax.name_key: {"const": tool.name}, syntax.args_key: args},
-            "required": [syntax.name_key, syntax.args_key],
-            "additionalProperties": False,
-            **({"$defs": defs} if defs else {}),
-        })
+        # {"name": "NAME", "arguments": ARGS} with the key order and spacing write() gives: the
+        # name is fixed text, so a text trigger may end inside it (Llama 3's '{"name"').
+        head = "{" + json.dumps(syntax.name_key) + ": " + json.dumps(tool.name) + ", " + json.dumps(syntax.args_key) + ": "
+        body = Seq((lit(head), json_node(tool.parameters), lit("}")))
     return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
 
 
@@ -346,12 +342,18 @@ def _gemma_object(schema: dict, value, lit, path: str) -> Node:
 
 
 def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
-                       parallel: bool, special: SpecialTokens, control_ids: frozenset[int]) -> Node | None:
+                       parallel: bool, special: SpecialTokens, control_ids: frozenset[int],
+                       inside_reasoning: str | None = None) -> Node | None:
     """The grammar of a whole assistant turn; None when nothing is constrained.
 
     tool_choice="none" constrains nothing, except in a family whose answers are JSON anyway
     (answer_schema): there it allows only the answer form, so the model keeps the protocol
-    its prompt and history speak."""
+    its prompt and history speak.
+
+    inside_reasoning: the closing marker of a reasoning block the prompt left open (Qwen 3.5's
+    template opens <think> itself; formats.base.open_reasoning finds it): the turn starts inside
+    it, reasoning freely up to that marker in tool_choice auto (no trigger fires there), closing
+    it at once when a call is forced."""
     if not tools:
         return None
     if choice.mode == "none":
@@ -377,29 +379,54 @@ def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolCh
 
     if not syntax.trigger:  # constrained from the first token (the generic family)
         if forced or syntax.answer_schema is None:
-            return section
-        return Alt((section, answer_node(syntax.answer_schema)))
-    if forced:
-        return section
-    return _lazy(section, syntax, lit, special, control_ids)
+            turn = section
+        else:
+            turn = Alt((section, answer_node(syntax.answer_schema)))
+    elif forced:
+        turn = section
+    else:
+        turn = _lazy(section, syntax, lit, special, control_ids)
+        # A reasoning block may open the turn: the triggers are only looked for after it. Not
+        # one that opens with a text trigger: llguidance's lexer ends the lazy text at the
+        # trigger, so the block could never be written (harmony's <|channel|> spelled as text).
+        blocks = [Seq((lit(start), _reasoning(end, lit))) for start, end in syntax.reasoning
+                  if not (start.startswith(syntax.trigger) and isinstance(lit(syntax.trigger), Lit))]
+        if blocks and inside_reasoning is None:
+            turn = Seq((Optional_(Alt(tuple(blocks))), turn))
+    if inside_reasoning is not None:
+        # A forced call closes the block at once (as llama.cpp does where the prompt opened
+        # it); otherwise the turn reasons freely first.
+        head = lit(inside_reasoning) if forced else _reasoning(inside_reasoning, lit)
+        turn = Seq((head, turn))
+    return turn
+
+
+def _reasoning(end: str, lit) -> Node:
+    """Free reasoning text up to and including `end`."""
+    closing = lit(end)
+    if isinstance(closing, Lit):
+        return Text(lazy_until=end)
+    return Seq((Optional_(Text()), closing))  # a control token: free text never holds one
 
 
 def _lazy(section: Node, syntax: CallSyntax, lit, special: SpecialTokens, control_ids: frozenset[int]) -> Node:
-    """tool_choice="auto": free text, and a call section once the trigger appears."""
+    """tool_choice="auto": free text, and a call section once the trigger appears. The free
+    text never opens a reasoning block (the parser would read all after it as reasoning)."""
     trigger = syntax.trigger
-    opening = syntax.section_start + syntax.call_start
     trigger_id = special.by_text.get(trigger)
+    excluding = tuple(start for start, _ in syntax.reasoning if isinstance(lit(start), Lit))  # control tokens never are text
     if trigger_id is not None and trigger_id in control_ids:
         # A control-token trigger can never occur inside free text: text, then maybe the section.
-        return Seq((Optional_(Text()), Optional_(section)))
-    if opening.startswith(trigger):
-        # A text trigger: free text lazily up to and including the trigger, then the rest of the
-        # section, which therefore must not repeat the trigger text.
+        return Seq((Optional_(Text(excluding=excluding)), Optional_(section)))
+    try:
         rest = _strip_prefix(section, trigger)
-        return Alt((Text(), Seq((Text(lazy_until=trigger), rest))))
-    # The trigger is the call body's own first characters (Llama 3: a message that is a JSON
-    # object is a call): free text may not start with them.
-    return Alt((Text(not_starting_with=trigger[0]), section))
+    except ValueError:
+        # The section does not open with the trigger as fixed text: free text may not start
+        # with the trigger's first character, and a message that does is a call.
+        return Alt((Text(not_starting_with=trigger[0], excluding=excluding), section))
+    # A text trigger: free text lazily up to and including the trigger, then the rest of the
+    # section, which therefore must not repeat the trigger text.
+    return Alt((Text(excluding=excluding), Seq((Text(lazy_until=trigger, excluding=excluding), rest))))
 
 
 def _strip_prefix(node: Node, prefix: str) -> Node:
