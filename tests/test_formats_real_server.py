@@ -58,3 +58,19 @@ def test_a_conversation_with_openai_call_ids_and_a_result_renders_and_calls_agai
                                            parallel_tool_calls=False, max_tokens=64, seed=1)
     call, = reply.choices[0].message.tool_calls
     jsonschema.validate(json.loads(call.function.arguments), SCHEMAS[call.function.name])
+
+
+def test_qwen35_generates_inside_the_reasoning_its_prompt_opened(real_server):
+    """Qwen 3.5's template ends the prompt with "<think>\\n": what the model writes first is
+    reasoning. In auto it goes to reasoning_content, not content, and a call marker inside it
+    would be no call; a forced call closes the block at once and calls."""
+    client = real_server.client()
+    auto = client.chat.completions.create(model="Qwen3.5-4B", messages=ASK, tools=TOOLS, tool_choice="auto",
+                                          max_tokens=24, temperature=1.0, seed=5)
+    message = auto.choices[0].message
+    assert not message.content and not message.tool_calls
+    assert message.model_extra.get("reasoning_content")
+    forced = client.chat.completions.create(model="Qwen3.5-4B", messages=ASK, tools=TOOLS, tool_choice="required",
+                                            max_tokens=64, temperature=1.0, seed=5)
+    call, = forced.choices[0].message.tool_calls
+    jsonschema.validate(json.loads(call.function.arguments), SCHEMAS[call.function.name])

@@ -69,6 +69,9 @@ class PreparedRequest:
     grammar: object | None  # a grammars.spec node
     parse_tools: bool
     drop_repeated_calls: bool = True
+    # The closing marker of a reasoning block the prompt opened (Qwen 3.5's template writes
+    # "<think>" itself): the output starts inside it.
+    inside_reasoning: str | None = None
 
 
 class ChatModel:
@@ -151,6 +154,7 @@ class ChatModel:
         except (formats.TemplateError, ValueError) as exc:  # ValueError: content the family cannot render
             raise RequestError(f"the chat template could not render these messages: {exc}", "messages") from None
         self._check_prompt_text(text)
+        inside = formats.open_reasoning(text, syntax.reasoning)
         add_bos = self.backend.adds_bos and not (self.backend.special.bos and text.startswith(self.backend.special.bos))
         prompt = self.backend.tokenize(text, add_bos=add_bos)
         if len(prompt) >= self.backend.n_ctx:
@@ -162,7 +166,7 @@ class ChatModel:
                 if offered:
                     grammar = build_tool_grammar(syntax, offered, choice,
                                                  parallel=parallel_tool_calls, special=self.backend.special,
-                                                 control_ids=self.backend.special.control_ids)
+                                                 control_ids=self.backend.special.control_ids, inside_reasoning=inside)
                 elif answer_only:
                     grammar = json_node(syntax.answer_schema)
                 else:
@@ -172,7 +176,8 @@ class ChatModel:
             except ValueError as exc:  # SchemaError included: it names the tool and field
                 raise RequestError(str(exc), "tools" if offered else "response_format") from None
         return PreparedRequest(prompt=prompt, tools=offered, params=params, grammar=grammar,
-                               parse_tools=bool(offered) or answer_only, drop_repeated_calls=not allow_repeated_calls)
+                               parse_tools=bool(offered) or answer_only, drop_repeated_calls=not allow_repeated_calls,
+                               inside_reasoning=inside)
 
     def _check_prompt_text(self, text: str) -> None:
         """Refusals that need no tokenizer: text that cannot be encoded, and text so long that
@@ -234,6 +239,8 @@ class ChatModel:
         hook = self.engine.constraint(req.grammar) if req.grammar is not None else None
         hook = decision.biased(hook, self.format.call_syntax(self.backend.special), self.backend, req.params.answer_bias)
         parser = self.format.parser(req.tools) if req.parse_tools else None
+        if parser is not None and req.inside_reasoning:
+            parser.begin_in_reasoning(req.inside_reasoning)
         repeats = RepeatedCallFilter() if parser and req.drop_repeated_calls else None
         gen = Generation(backend, req.prompt, req.params, hook=hook, cancel=cancel)
         assembler = ResultAssembler(req.tools, self.format.call_id_style)
