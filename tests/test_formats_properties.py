@@ -348,3 +348,35 @@ def test_a_family_is_its_description():
         assert read_calls(family, [text[:cut], text[cut:]], [WEATHER]) == (calls, "not <calls>[ yet")
     out = events(family, [text])
     assert "".join(e.text for e in out if isinstance(e, ContentDelta)) == "Sure. "
+
+
+# --- a shape the template decides ------------------------------------------------------------
+
+def test_mistral_writes_its_own_call_id_where_the_template_writes_call_ids():
+    """Small 3.2's template writes past calls as NAME[CALL_ID]ID[ARGS]{...}: a model trained on
+    it writes its own 9-character id there (llama.cpp looks for [CALL_ID] in the template to tell
+    that shape apart), so the grammar asks for one; Devstral's template writes none."""
+    small = "Mistral-Small-3.2-24B-Instruct-2506"
+    backend = vocabulary(small)
+    special = backend.special
+    fmt = get_format("mistral", template_text(small))
+    with_id = grammar(fmt, special, [WEATHER])
+    assert accepts(backend, with_id, '[TOOL_CALLS]get_weather[CALL_ID]a1B2c3D4e[ARGS]{"city": "Paris"}')
+    assert not accepts(backend, with_id, '[TOOL_CALLS]get_weather[CALL_ID]a1B2c3D4[ARGS]{"city": "Paris"}')
+    assert not accepts(backend, with_id, '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}')
+    written = fmt.write([("get_weather", {"city": "Paris"})], special)
+    assert "[CALL_ID]" in written and accepts(backend, with_id, written)
+    assert read_calls(fmt, list(written), [WEATHER])[0] == [("get_weather", {"city": "Paris"})]  # fed char by char
+    devstral = get_format("mistral", template_text("unsloth-mistral-Devstral-Small-2507"))
+    assert accepts(backend, grammar(devstral, special, [WEATHER]), '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}')
+
+
+def test_a_bounded_repetition_keeps_its_lower_bound():
+    """Gemma and XML array values with minItems, and call ids, repeat an item at least `min` times."""
+    from localcall.grammars.spec import Lit, Repeat, Seq
+
+    backend = vocabulary(template_of("hermes"))
+    node = Seq((Lit("["), Repeat(Lit("a"), Lit(","), min=3, max=4), Lit("]")))
+    assert [accepts(backend, node, "[" + ",".join("a" * n) + "]") for n in range(1, 6)] == [False, False, True, True, False]
+    unbounded = Seq((Lit("["), Repeat(Lit("a"), Lit(","), min=2), Lit("]")))
+    assert [accepts(backend, unbounded, "[" + ",".join("a" * n) + "]") for n in (1, 2, 7)] == [False, True, True]

@@ -47,10 +47,13 @@ def load_plugins() -> list[str]:
     return sorted(set(FORMATS) - before)
 
 
-def get_format(name: str) -> ChatFormat:
+def get_format(name: str, template: str | None = None) -> ChatFormat:
+    """The family `name`, for a model whose chat template is `template` (if known)."""
     if name not in FORMATS:
         raise KeyError(f"unknown chat format {name!r}; known: {', '.join(sorted(FORMATS))}")
-    return FORMATS[name]()
+    family = FORMATS[name]()
+    family.model_template = template
+    return family
 
 
 def detect_format(template: str | None, special: SpecialTokens) -> str:

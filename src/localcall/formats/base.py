@@ -6,6 +6,7 @@ layer never looks at family names: it compiles the family's CallSyntax.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class CallSyntax:
     args_aliases: other keys the arguments of a "json" body may come under.
     call_id_marker: "name_args": a marker after NAME that the model may follow with a call id
     of its own before args_marker (Mistral's [CALL_ID]); calls always get fresh ids.
+    call_id_length: with call_id_marker, the grammar (and write()) put the marker and an id of
+    this many letters and digits after NAME, as templates that write past calls so do (0: the
+    grammar leaves them out).
     """
 
     trigger: str
@@ -64,6 +68,7 @@ class CallSyntax:
     section_prefixes: tuple[str, ...] = ()
     args_aliases: tuple[str, ...] = ()
     call_id_marker: str = ""
+    call_id_length: int = 0
 
     def write(self, calls: list[tuple[str, dict]]) -> str:
         """The text of these calls in this syntax: what the grammar admits (in its canonical
@@ -77,12 +82,19 @@ class CallSyntax:
             return json.dumps({self.name_key: name, self.args_key: arguments}, ensure_ascii=False)
         head = name + self.args_marker
         if self.body == "name_args":
+            if self.call_id_length:  # any id the grammar admits: one made from the call
+                head = name + self.call_id_marker + _made_up_id(name, arguments, self.call_id_length) + self.args_marker
             return head + json.dumps(arguments, ensure_ascii=False)
         if self.body == "gemma":
             return head + gemma_text(arguments, self.string_quote)
         return head + "".join(self.param_start + key + self.param_name_end
                               + (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
                               + self.param_end for key, value in arguments.items())
+
+
+def _made_up_id(name: str, arguments: dict, length: int) -> str:
+    digest = hashlib.sha256(json.dumps([name, arguments], sort_keys=True).encode()).hexdigest()
+    return digest[:length]
 
 
 def gemma_text(value, quote: str) -> str:
@@ -140,6 +152,9 @@ class ToolCallParser(ABC):
 class ChatFormat(ABC):
     name: ClassVar[str]
     call_id_style: ClassVar[str] = "openai"  # "mistral": 9 alphanumerics
+    # The model's own template (formats.get_format sets it), for the families whose call shape
+    # the template decides (Mistral's [CALL_ID]); None: none known.
+    model_template: str | None = None
 
     @abstractmethod
     def render(self, messages: list[Message], tools: list[ToolSpec] | None, *, template: str | None,

@@ -7,12 +7,13 @@ a user message; results come back inside [TOOL_RESULTS]...[/TOOL_RESULTS]. Calls
       [TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1B2c3D4e"}]
 - name form, when the vocabulary has [ARGS] (tokenizer v11+: Small 3.2, Magistral, Devstral):
       [TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]other[ARGS]{...}
-- the name form with an id, as Small 3.2's template writes past calls:
+- the name form with an id, as Small 3.2's template writes past calls (and so the grammar
+  asks for it when the model's template writes [CALL_ID], as llama.cpp decides it):
       [TOOL_CALLS]get_weather[CALL_ID]a1B2c3D4e[ARGS]{"city": "Paris"}
 Mistral's templates refuse call ids that are not exactly 9 letters and digits, so ids from
 other servers are mapped to such ids, the same way in the call and in its result.
 
-The grammar and write() use the form the vocabulary picks; the parser reads all of them
+The grammar and write() use the form the vocabulary and the template pick; the parser reads all of them
 whatever the vocabulary (and a lone {"name", "arguments"} object after [TOOL_CALLS]), from the
 shapes below (described.py says how). An id the model writes ("id" in the array, [CALL_ID]) is
 skipped: ids are always fresh. [THINK]...[/THINK] (Magistral, Ministral 3) is reasoning.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+from dataclasses import replace
 
 from ..messages import Message, ToolSpec
 from ..vocab import SpecialTokens
@@ -52,6 +54,7 @@ ARRAY = CallSyntax(trigger=TOOL_CALLS, section_start=TOOL_CALLS + "[", separator
 LONE_OBJECT = CallSyntax(trigger=TOOL_CALLS, call_start=TOOL_CALLS, reasoning=(THINK,))
 NAMED = CallSyntax(trigger=TOOL_CALLS, call_start=TOOL_CALLS, body="name_args", args_marker=ARGS,
                    call_id_marker=CALL_ID, reasoning=(THINK,))
+NAMED_WITH_ID = replace(NAMED, call_id_length=9)  # Mistral's ids: 9 letters and digits
 
 
 @register
@@ -66,7 +69,10 @@ class MistralFormat(DescribedFormat):
     def call_syntax(self, special: SpecialTokens) -> CallSyntax:
         # No space after [TOOL_CALLS] in the array: the space SentencePiece vocabularies show
         # there is the tokenizer's word prefix, not text the model was trained to write.
-        return NAMED if ARGS in special.by_text else ARRAY
+        if ARGS not in special.by_text:
+            return ARRAY
+        writes_ids = CALL_ID in special.by_text and self.model_template is not None and CALL_ID in self.model_template
+        return NAMED_WITH_ID if writes_ids else NAMED
 
     def adapt(self, messages: list[Message], tools: list[ToolSpec] | None):
         for msg in messages:

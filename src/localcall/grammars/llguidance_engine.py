@@ -16,7 +16,7 @@ import llguidance.numpy as llnp
 import numpy as np
 
 from .errors import GrammarEngineError, SchemaError
-from .spec import Alt, Json, Lit, Node, Optional_, RawText, Repeat, Seq, Special, Text
+from .spec import Alt, Json, Lit, Node, Optional_, Pattern, RawText, Repeat, Seq, Special, Text
 
 
 JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -58,6 +58,8 @@ class LarkWriter:
             # Lazy: the value ends at the first occurrence of its stop text, which it thus
             # never contains.
             return self._rule(node, "raw", f"/(?s:.{bound}){_regex_literal(node.stop)}/", "[lazy]")
+        if isinstance(node, Pattern):
+            return self._rule(node, "PATTERN", f"/{node.regex}/")
         if isinstance(node, Seq):
             return " ".join(self.expr(i) for i in node.items) or '""'
         if isinstance(node, Alt):
@@ -69,8 +71,11 @@ class LarkWriter:
             if node.max == 1:
                 return item
             more = f"({self.expr(node.separator)} {item})"
-            bound = "*" if node.max is None else f"{{0,{node.max - 1}}}"
-            return f"{item} {more}{bound}"
+            required = " ".join([item] + [more] * (max(node.min, 1) - 1))
+            if node.max == max(node.min, 1):
+                return required
+            bound = "*" if node.max is None else f"{{0,{node.max - max(node.min, 1)}}}"
+            return f"{required} {more}{bound}"
         raise TypeError(f"unknown grammar node {node!r}")
 
     def _text(self, node: Text) -> str:

@@ -20,7 +20,7 @@ from outlines_core.json_schema import build_regex_from_schema
 from .llguidance_engine import JSON_OPTIONS, apply_bitmask
 from .errors import GrammarEngineError, SchemaError
 from .refs import recursive_definition, reference_depth
-from .spec import Alt, Json, Lit, Node, Optional_, RawText, Repeat, Seq, Special, Text
+from .spec import Alt, Json, Lit, Node, Optional_, Pattern, RawText, Repeat, Seq, Special, Text
 
 # $refs resolved one inside another that outlines_core still builds right (measured: 4;
 # the fifth becomes an empty object).
@@ -96,11 +96,16 @@ def to_regex(node: Node) -> str:
         item = to_regex(node.item)
         if node.max == 1:
             return item
-        bound = "*" if node.max is None else f"{{0,{node.max - 1}}}"
-        return f"{item}(?:{to_regex(node.separator)}{item}){bound}"
+        more, least = f"(?:{to_regex(node.separator)}{item})", max(node.min, 1)
+        if node.max == least:
+            return item + more * (least - 1)
+        bound = "*" if node.max is None else f"{{0,{node.max - least}}}"
+        return f"{item}{more * (least - 1)}{more}{bound}"
     if isinstance(node, Special):
         raise SchemaError(f"the outlines engine cannot require the control token {node.text!r}; use llguidance",
                           where="grammar (outlines)")
+    if isinstance(node, Pattern):
+        return f"(?:{node.regex})"
     if isinstance(node, RawText):
         raise SchemaError("the outlines engine cannot express raw-text arguments that end at a marker; use llguidance",
                           where="grammar (outlines)")

@@ -64,6 +64,13 @@ class RawText:
 
 
 @dataclass(frozen=True)
+class Pattern:
+    """Text matching a regular expression, as one lexeme (a call id)."""
+
+    regex: str
+
+
+@dataclass(frozen=True)
 class Seq:
     items: tuple["Node", ...]
 
@@ -86,7 +93,7 @@ class Optional_:
     item: "Node"
 
 
-Node = Union[Lit, Special, Json, Text, RawText, Seq, Alt, Repeat, Optional_]
+Node = Union[Lit, Special, Json, Text, RawText, Pattern, Seq, Alt, Repeat, Optional_]
 
 
 def json_node(schema: dict) -> Json:
@@ -211,13 +218,22 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
         value = _gemma_value(args, lit(syntax.string_quote), lit, where, "", defs)
         body = Seq((lit(tool.name), lit(syntax.args_marker), value))
     elif syntax.body == "name_args":
-        body = Seq((lit(tool.name), lit(syntax.args_marker), json_node(tool.parameters)))
+        head = [lit(tool.name)]
+        if syntax.call_id_length:  # the model's own id, as its template writes past calls
+            head += [lit(syntax.call_id_marker), call_id_node(syntax.call_id_length)]
+        body = Seq((*head, lit(syntax.args_marker), json_node(tool.parameters)))
     else:
         # {"name": "NAME", "arguments": ARGS} with the key order and spacing write() gives: the
         # name is fixed text, so a text trigger may end inside it (Llama 3's '{"name"').
         head = "{" + json.dumps(syntax.name_key) + ": " + json.dumps(tool.name) + ", " + json.dumps(syntax.args_key) + ": "
         body = Seq((lit(head), json_node(tool.parameters), lit("}")))
     return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
+
+
+def call_id_node(length: int) -> Node:
+    """`length` letters and digits (one lexeme: llguidance refuses a grammar of that many
+    one-character alternatives)."""
+    return Pattern(f"[A-Za-z0-9]{{{length}}}")
 
 
 def _optional_newlines(lit):

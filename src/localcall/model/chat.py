@@ -81,7 +81,7 @@ class ChatModel:
         self.backend = backend
         self.template = _template_for(spec, backend)
         self.format_name = spec.chat_format or formats.detect_format(self.template, backend.special)
-        self.format = formats.get_format(self.format_name)
+        self.format = formats.get_format(self.format_name, self.template)
         self.engine_name = engine
         self._engine = None
         self.lock = threading.Lock()
