@@ -15,7 +15,7 @@ import pytest
 
 from fixtures.coverage import ASK, CONVERSATION, TOOLS, backend_for, chat_model, round_trip
 from fixtures.parsing import split
-from fixtures.real_gguf import Model, real_gguf_path
+from fixtures.real_gguf import FUNCTIONGEMMA, real_gguf_path
 from localcall.formats import detect_format, get_format, load_builtin_template
 from localcall.formats.jinja import render_template
 from localcall.messages import ContentDelta, MalformedToolCall, ToolCallDelta, ToolCallEnd, ToolCallStart, ToolSpec
@@ -25,9 +25,6 @@ from test_formats_real_server import CHOICES, check_calls_again, check_forced_ca
 TEMPLATES = ["LFM2.5-8B-A1B", "Apriel-1.6-15b-Thinker-fixed", "CohereForAI-c4ai-command-r7b-12-2024-tool_use",
              "Kimi-K2-Instruct", "llama-cpp-deepseek-r1", "deepseek-ai-DeepSeek-V3.2", "MiniMax-M2",
              "upstage-Solar-Open-100B", "ByteDance-Seed-OSS", "GigaChat3.1-10B-A1.8B"]
-FUNCTIONGEMMA_TOKENS = ("<start_of_turn>", "<end_of_turn>", "<start_function_declaration>",
-                        "<end_function_declaration>", "<start_function_call>", "<end_function_call>",
-                        "<start_function_response>", "<end_function_response>", "<escape>")
 SPECS = [ToolSpec.from_openai(t) for t in TOOLS]
 
 
@@ -36,7 +33,7 @@ def functiongemma_model():
     from localcall.model import ChatModel
     from localcall.runtime.registry import spec_for_path
 
-    path = real_gguf_path(Model(vocab="gemma-4", template=None, control=FUNCTIONGEMMA_TOKENS, eot="<end_of_turn>"))
+    path = real_gguf_path(FUNCTIONGEMMA)
     return ChatModel(replace(spec_for_path(path), name="functiongemma"), backend_for(path))
 
 
