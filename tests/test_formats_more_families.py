@@ -238,3 +238,21 @@ def test_in_auto_mode_the_grammar_admits_an_answer_and_text_before_calls(family)
         matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), llguidance.grammar_from("lark", grammar),
                                        log_level=0)
         assert matcher.consume_tokens(list(text.encode())) and matcher.is_accepting(), (text, matcher.get_error())
+
+
+def test_apriel_16_starts_inside_the_reasoning_its_prompt_opens(models):
+    from localcall.formats import open_reasoning
+    from localcall.messages import ReasoningDelta
+
+    model = models["Apriel-1.6-15b-Thinker-fixed"]
+    prompt = model.format.render(ASK, SPECS, template=model.template, special=model.backend.special)
+    close = open_reasoning(prompt, model.format.call_syntax(model.backend.special).reasoning)
+    assert close == "[BEGIN FINAL RESPONSE]"
+    parser = model.format.parser(SPECS)
+    parser.begin_in_reasoning(close)
+    text = ('Paris, 2 days.\n[BEGIN FINAL RESPONSE]\n'
+            '<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}]</tool_calls>')
+    events = [e for piece in split(text, [9, 30, 60]) for e in parser.feed(piece)] + parser.finish()
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "Paris, 2 days.\n"
+    assert [e.name for e in events if isinstance(e, ToolCallStart)] == ["get_weather"]
+    assert not [e for e in events if isinstance(e, (ContentDelta, MalformedToolCall))]

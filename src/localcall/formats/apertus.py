@@ -12,7 +12,7 @@ from .base import register
 from .json_calls import JsonCalls, JsonCallsFormat
 
 APERTUS = JsonCalls(section_start="<|tools_prefix|>[", section_end="]<|tools_suffix|>", keyed_by_name=True,
-                    think=("<|inner_prefix|>", "<|inner_suffix|>"))
+                    reasoning=(("<|inner_prefix|>", "<|inner_suffix|>"),))
 
 
 @register

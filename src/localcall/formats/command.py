@@ -18,7 +18,7 @@ from .json_calls import JsonCalls, JsonCallsFormat
 
 COMMAND = JsonCalls(section_start="<|START_ACTION|>[\n    ", separator=",\n    ", section_end="\n]<|END_ACTION|>",
                     name_key="tool_name", args_key="parameters", id_key="tool_call_id",
-                    think=("<|START_THINKING|>", "<|END_THINKING|>"),
+                    reasoning=(("<|START_THINKING|>", "<|END_THINKING|>"),),
                     dropped=("<|START_RESPONSE|>", "<|END_RESPONSE|>"))
 
 

@@ -26,7 +26,7 @@ def dsml(section: str) -> XmlInvoke:
                      param_open=f'<{DSML}parameter name="', key_end='" string="true">',
                      json_key_end='" string="false">',
                      value_end=f"</{DSML}parameter>\n", call_close=f"</{DSML}invoke>\n",
-                     section_end=f"</{DSML}{section}>", think=("<think>", "</think>"))
+                     section_end=f"</{DSML}{section}>", reasoning=(("<think>", "</think>"),))
 
 
 @register

@@ -17,7 +17,7 @@ from .named_calls import NamedCalls, NamedCallsFormat
 SECTION_BEGIN = "<｜tool▁calls▁begin｜>"
 DEEPSEEK_R1 = NamedCalls(section_start=SECTION_BEGIN, call_start="<｜tool▁call▁begin｜>function<｜tool▁sep｜>",
                          args_marker="\n```json\n", call_end="\n```<｜tool▁call▁end｜>", separator="\n",
-                         section_end="<｜tool▁calls▁end｜>", think=("<think>", "</think>"))
+                         section_end="<｜tool▁calls▁end｜>", reasoning=(("<think>", "</think>"),))
 
 
 @register

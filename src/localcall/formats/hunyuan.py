@@ -22,7 +22,7 @@ HUNYUAN = XmlInvoke(section_start=SECTION + "\n", call_open="<tool_call:opensour
                     name_end="<tool_sep:opensource>\n",
                     param_open="<arg_key:opensource>", key_end="</arg_key:opensource>\n<arg_value:opensource>",
                     value_end="</arg_value:opensource>\n", call_close="</tool_call:opensource>\n",
-                    section_end="</tool_calls:opensource>", think=("<think:opensource>", "</think:opensource>"))
+                    section_end="</tool_calls:opensource>", reasoning=(("<think:opensource>", "</think:opensource>"),))
 
 
 @register

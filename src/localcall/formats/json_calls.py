@@ -30,7 +30,7 @@ class JsonCalls:
     """section_start, the calls joined by separator, section_end. Each call is call_start and
     the object {id_key: "N", name_key: NAME, args_key: ARGS} (id_key only if set), or
     {"NAME": ARGS} when keyed_by_name. Without section markers every call stands alone after
-    its call_start. think: the markers around the family's reasoning block."""
+    its call_start. reasoning: the markers around the family's reasoning blocks."""
 
     section_start: str
     section_end: str
@@ -40,13 +40,13 @@ class JsonCalls:
     args_key: str = "arguments"
     id_key: str = ""
     keyed_by_name: bool = False
-    think: tuple[str, str] | None = None
+    reasoning: tuple[tuple[str, str], ...] = ()
     dropped: tuple[str, ...] = ()  # markers around an answer: neither content nor calls
 
     def call_syntax(self) -> CallSyntax:
         section = dict(trigger=pieces(self.section_start or self.call_start)[0], section_start=self.section_start,
                        separator=self.separator, section_end=self.section_end,
-                       reasoning=(self.think,) if self.think else ())
+                       reasoning=self.reasoning)
         if self.keyed_by_name:
             return CallSyntax(**section, call_start=self.call_start + '{"', body="name_args", args_marker='": ',
                               call_end="}")
@@ -61,7 +61,7 @@ class JsonCallsParser(SectionParser):
         # Apriel: section ["<tool_calls>", "["] ... ["]", "</tool_calls>"], between [","];
         # MiniMax M1: nothing between, one object per line; GigaChat 3.1: no section, call ["<|function_call|>"]
         super().__init__(section_start=syntax.section_start, section_end=syntax.section_end,
-                         call_start=syntax.call_start, separator=syntax.separator, think=syntax.think,
+                         call_start=syntax.call_start, separator=syntax.separator, reasoning=syntax.reasoning,
                          dropped=syntax.dropped)
 
     def call_section(self):

@@ -17,7 +17,7 @@ from .named_calls import NamedCalls, NamedCallsFormat
 SECTION_BEGIN = "<|tool_calls_section_begin|>"
 KIMI_K2 = NamedCalls(section_start=SECTION_BEGIN, call_start="<|tool_call_begin|>functions.", call_number=":",
                      args_marker="<|tool_call_argument_begin|>", call_end="<|tool_call_end|>",
-                     section_end="<|tool_calls_section_end|>", think=("<think>", "</think>"))
+                     section_end="<|tool_calls_section_end|>", reasoning=(("<think>", "</think>"),))
 
 
 @register

@@ -14,7 +14,8 @@ from .base import register
 from .pythonic import Pythonic, PythonicFormat
 
 TOOL_CALL_START = "<|tool_call_start|>"
-LFM2 = Pythonic(section_start=TOOL_CALL_START + "[", section_end="]<|tool_call_end|>", think=("<think>", "</think>"))
+LFM2 = Pythonic(section_start=TOOL_CALL_START + "[", section_end="]<|tool_call_end|>",
+                reasoning=(("<think>", "</think>"),))
 
 
 @register

@@ -14,7 +14,8 @@ from .base import register
 from .xml_invoke import XmlInvoke, XmlInvokeFormat
 
 MINICPM = XmlInvoke(call_open='<function name="', name_end='">', param_open='<param name="', key_end='">',
-                    value_end="</param>", call_close="</function>", separator="\n", think=("<think>", "</think>"))
+                    value_end="</param>", call_close="</function>", separator="\n",
+                    reasoning=(("<think>", "</think>"),))
 
 
 @register

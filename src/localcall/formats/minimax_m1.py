@@ -15,7 +15,7 @@ from .base import register
 from .json_calls import JsonCalls, JsonCallsFormat
 
 MINIMAX_M1 = JsonCalls(section_start="<tool_calls>\n", separator="\n", section_end="\n</tool_calls>",
-                       think=("<think>", "</think>"))
+                       reasoning=(("<think>", "</think>"),))
 
 
 @register

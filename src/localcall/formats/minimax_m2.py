@@ -18,7 +18,8 @@ from .xml_invoke import XmlInvoke, XmlInvokeFormat
 
 MINIMAX_M2 = XmlInvoke(section_start="<minimax:tool_call>\n", call_open='<invoke name="', name_end='">\n',
                        param_open='<parameter name="', key_end='">', value_end="</parameter>\n",
-                       call_close="</invoke>\n", section_end="</minimax:tool_call>", think=("<think>", "</think>"))
+                       call_close="</invoke>\n", section_end="</minimax:tool_call>",
+                       reasoning=(("<think>", "</think>"),))
 
 
 @register

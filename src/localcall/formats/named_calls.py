@@ -34,7 +34,7 @@ class NamedCalls:
     """[section_start] call_start [ID call_id_end] NAME [call_number N] args_marker ARGS
     call_end, calls joined by separator, [section_end]. call_id_end: what ends the id the model
     makes up (Solar). call_number: the text between the name and the call's number in the
-    turn (Kimi: ":"). think: the markers around the family's reasoning block."""
+    turn (Kimi: ":"). reasoning: the markers around the family's reasoning blocks."""
 
     call_start: str
     args_marker: str
@@ -44,13 +44,13 @@ class NamedCalls:
     separator: str = ""
     call_number: str = ""
     call_id_end: str = ""
-    think: tuple[str, str] | None = None
+    reasoning: tuple[tuple[str, str], ...] = ()
     dropped: tuple[str, ...] = ()  # markers around an answer: neither content nor calls
 
     def call_syntax(self) -> CallSyntax:
         return CallSyntax(trigger=pieces(self.section_start or self.call_start)[0], section_start=self.section_start,
                           call_start=self.call_start, body="name_args", call_number=self.call_number,
-                          call_id_end=self.call_id_end, reasoning=(self.think,) if self.think else (),
+                          call_id_end=self.call_id_end, reasoning=self.reasoning,
                           args_marker=self.args_marker, call_end=self.call_end, separator=self.separator,
                           section_end=self.section_end)
 
@@ -62,7 +62,7 @@ class NamedCallsParser(SectionParser):
         self.args_open = pieces(syntax.args_marker)[1:]
         self.call_close = pieces(syntax.call_end)
         super().__init__(section_start=syntax.section_start, section_end=syntax.section_end,
-                         call_start=syntax.call_start, separator=syntax.separator, think=syntax.think,
+                         call_start=syntax.call_start, separator=syntax.separator, reasoning=syntax.reasoning,
                          dropped=syntax.dropped)
 
     def call(self):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .base import register
 from .json_calls import JsonCalls, JsonCallsFormat
 
-NEMOTRON_V2 = JsonCalls(section_start="<TOOLCALL>[", section_end="]</TOOLCALL>", think=("<think>", "</think>"))
+NEMOTRON_V2 = JsonCalls(section_start="<TOOLCALL>[", section_end="]</TOOLCALL>", reasoning=(("<think>", "</think>"),))
 
 
 @register

@@ -45,17 +45,17 @@ _JSON_NAMES = {"true": True, "false": False, "null": None}  # LFM2's template wr
 class Pythonic:
     """section_start, calls NAME(key=value, ...) joined by ", ", section_end. leading: the
     list has no markers of its own, so it is a call section only at the start of the answer.
-    think: the markers around the family's reasoning block."""
+    reasoning: the markers around the family's reasoning blocks."""
 
     section_start: str
     section_end: str
     leading: bool = False
-    think: tuple[str, str] | None = None
+    reasoning: tuple[tuple[str, str], ...] = ()
 
     def call_syntax(self) -> CallSyntax:
         return CallSyntax(trigger=pieces(self.section_start)[0], section_start=self.section_start, separator=", ",
                           section_end=self.section_end, body="pythonic", args_marker="(", call_end=")",
-                          leading=self.leading, reasoning=(self.think,) if self.think else ())
+                          leading=self.leading, reasoning=self.reasoning)
 
 
 class PythonicParser(SectionParser):
@@ -63,7 +63,7 @@ class PythonicParser(SectionParser):
         self.syntax = syntax
         # LFM2's section: ["<|tool_call_start|>", "["] ... ["]", "<|tool_call_end|>"]
         super().__init__(section_start=syntax.section_start, section_end=syntax.section_end, call_start="",
-                         think=syntax.think)
+                         reasoning=syntax.reasoning)
 
     def parse(self):
         if not self.syntax.leading:

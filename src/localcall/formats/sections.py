@@ -23,16 +23,16 @@ def pieces(layout: str) -> list[str]:
 
 class SectionParser(StreamParser):
     """Content up to the section's (or, without section markers, the call's) first marker,
-    where call_section() reads the calls; the text inside `think` (opening and closing
-    marker) is reasoning, and a section there is not a call; `dropped` markers (Command's
+    where call_section() reads the calls; the text inside a `reasoning` block (its opening
+    and closing markers) is reasoning, and a section there is not a call; `dropped` markers (Command's
     <|START_RESPONSE|> around an answer) are neither. Markers are given as their layout text;
     they are read as pieces() after whitespace."""
 
     def __init__(self, *, section_start: str, section_end: str, call_start: str, separator: str = "",
-                 think: tuple[str, str] | None = None, dropped: tuple[str, ...] = ()):
+                 reasoning: tuple[tuple[str, str], ...] = (), dropped: tuple[str, ...] = ()):
         self.section_open, self.section_close = pieces(section_start), pieces(section_end)
         self.call_open, self.between = pieces(call_start), pieces(separator)
-        self.opening, self.think, self.dropped = (self.section_open or self.call_open)[0], think, dropped
+        self.opening, self.blocks, self.dropped = (self.section_open or self.call_open)[0], dict(reasoning), dropped
         super().__init__()
 
     def call(self):
@@ -55,8 +55,7 @@ class SectionParser(StreamParser):
                 self.take(len(after))
 
     def parse(self):
-        think = self.think
-        starts = (self.opening, *(think[:1] if think else ()), *self.dropped)
+        starts = (self.opening, *self.blocks, *self.dropped)
         while True:
             marker = yield from self.text_until(starts, self.content)
             if marker is None:
@@ -64,11 +63,10 @@ class SectionParser(StreamParser):
             if marker in self.dropped:
                 yield from self.expect(marker)
                 continue
-            if think and marker == think[0]:
-                yield from self.expect(think[0])
-                if (yield from self.text_until((think[1],), self.reasoning)) is None:
+            if marker in self.blocks:
+                yield from self.expect(marker)
+                if not (yield from self.reasoning_block(self.blocks[marker])):
                     return
-                yield from self.expect(think[1])
             else:
                 self.open_section()
                 yield from self.call_section()

@@ -21,7 +21,7 @@ from .xml_invoke import XmlInvoke, XmlInvokeFormat
 TOOL_CALL = "<seed:tool_call>"
 SEED_OSS = XmlInvoke(call_open=TOOL_CALL + "\n<function=", name_end=">\n", param_open="<parameter=", key_end=">",
                      value_end="</parameter>\n", call_close="</function>\n</seed:tool_call>", separator="\n",
-                     think=("<seed:think>", "</seed:think>"))
+                     reasoning=(("<seed:think>", "</seed:think>"),))
 
 
 @register

@@ -16,7 +16,7 @@ from .named_calls import NamedCalls, NamedCallsFormat
 
 SOLAR = NamedCalls(section_start="<|tool_calls|>", call_start="<|tool_call:begin|>", call_id_end="<|tool_call:name|>",
                    args_marker="<|tool_call:args|>", call_end="<|tool_call:end|>", section_end="<|calls|>",
-                   think=("<|think|>", "<|end|>"), dropped=("<|content|>", "<|begin|>assistant"))
+                   reasoning=(("<|think|>", "<|end|>"),), dropped=("<|content|>", "<|begin|>assistant"))
 
 
 @register

@@ -36,7 +36,7 @@ class XmlInvoke:
     """[section_start] call_open NAME name_end, per argument param_open KEY key_end VALUE
     value_end, then call_close; calls joined by separator; [section_end]. json_key_end: what
     ends the key of a JSON value when it differs from key_end (DSML's string="false").
-    think: the markers around the family's reasoning block."""
+    reasoning: the markers around the family's reasoning blocks."""
 
     call_open: str
     name_end: str
@@ -48,7 +48,7 @@ class XmlInvoke:
     section_end: str = ""
     separator: str = ""
     json_key_end: str = ""
-    think: tuple[str, str] | None = None
+    reasoning: tuple[tuple[str, str], ...] = ()
 
     def call_syntax(self) -> CallSyntax:
         return CallSyntax(trigger=pieces(self.section_start or self.call_open)[0], section_start=self.section_start,
@@ -56,7 +56,7 @@ class XmlInvoke:
                           param_start=self.param_open, param_name_end=self.key_end,
                           param_json_name_end=self.json_key_end, param_end=self.value_end,
                           call_end=self.call_close, separator=self.separator, section_end=self.section_end,
-                          reasoning=(self.think,) if self.think else ())
+                          reasoning=self.reasoning)
 
 
 class XmlInvokeParser(SectionParser):
@@ -70,7 +70,7 @@ class XmlInvokeParser(SectionParser):
         self.value_end = pieces(syntax.value_end)[0]       # "</parameter>"
         self.call_close = pieces(syntax.call_close)        # ["</invoke>"]
         super().__init__(section_start=syntax.section_start, section_end=syntax.section_end,
-                         call_start=syntax.call_open, separator=syntax.separator, think=syntax.think)
+                         call_start=syntax.call_open, separator=syntax.separator, reasoning=syntax.reasoning)
 
     def call(self):
         yield from self.expect_pieces(self.call_open)
