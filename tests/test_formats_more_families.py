@@ -151,7 +151,7 @@ def test_a_bare_pythonic_answer_that_does_not_open_a_list_is_content():
 
 
 def test_dsml_values_are_typed_by_their_markup():
-    fmt = get_format("deepseek_v32")
+    fmt = get_format("deepseek_dsml")  # no template: V3.2's section
     schema_says_integer = ('<｜DSML｜function_calls>\n<｜DSML｜invoke name="get_weather">\n'
                            '<｜DSML｜parameter name="city" string="true">Oslo</｜DSML｜parameter>\n'
                            '<｜DSML｜parameter name="days" string="true">2</｜DSML｜parameter>\n'
@@ -214,7 +214,7 @@ def test_pythonic_values_of_no_type_are_any_json_value_and_read_back():
         "x": {"a": [1, True]}, "y": [True, False]}
 
 
-NEW_FAMILIES = ["apertus", "apriel", "command", "deepseek_r1", "deepseek_v32", "deepseek_v4", "functionary",
+NEW_FAMILIES = ["apertus", "apriel", "command", "deepseek_dsml", "deepseek_r1", "functionary",
                 "functiongemma", "gigachat", "hunyuan", "kimi_k2", "lfm2", "minicpm", "minimax_m1", "minimax_m2",
                 "nemotron_v2", "pythonic", "seed_oss", "solar"]
 
@@ -256,3 +256,15 @@ def test_apriel_16_starts_inside_the_reasoning_its_prompt_opens(models):
     assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "Paris, 2 days.\n"
     assert [e.name for e in events if isinstance(e, ToolCallStart)] == ["get_weather"]
     assert not [e for e in events if isinstance(e, (ContentDelta, MalformedToolCall))]
+
+
+@pytest.mark.parametrize("template, section", [("deepseek-ai-DeepSeek-V3.2", "function_calls"),
+                                               ("deepseek-ai-DeepSeek-V4", "tool_calls")])
+def test_the_dsml_section_is_the_one_the_template_writes(template, section):
+    from fixtures.real_gguf import template_text
+    from localcall.vocab import SpecialTokens
+
+    fmt = get_format("deepseek_dsml", template_text(template))
+    text = fmt.write([("get_time", {"timezone": "UTC"})], SpecialTokens(bos_id=None, eos_id=None, by_text={}))
+    assert text.startswith(f"<｜DSML｜{section}>\n") and text.endswith(f"</｜DSML｜{section}>")
+    assert read(fmt, [text])[0] == [("get_time", {"timezone": "UTC"})]

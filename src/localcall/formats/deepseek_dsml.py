@@ -8,7 +8,7 @@
     </｜DSML｜function_calls>
 
 string="true" marks a raw string, string="false" a JSON value. V4 names the section
-<｜DSML｜tool_calls>: two families, told apart by the section their template writes.
+<｜DSML｜tool_calls>: the model's template decides which.
 Reasoning comes inside <think>...</think>. Grammar, parser and writer come from the
 description (xml_invoke.py).
 """
@@ -19,6 +19,7 @@ from .base import register
 from .xml_invoke import XmlInvoke, XmlInvokeFormat
 
 DSML = "｜DSML｜"
+V32_SECTION, V4_SECTION = "function_calls", "tool_calls"
 
 
 def dsml(section: str) -> XmlInvoke:
@@ -30,14 +31,13 @@ def dsml(section: str) -> XmlInvoke:
 
 
 @register
-class DeepseekV32Format(XmlInvokeFormat):
-    name = "deepseek_v32"
-    description = dsml("function_calls")
-    template_markers = (DSML, "function_calls>")  # the template builds its tags: '<' + dsml_token + 'function_calls>'
+class DeepseekDsmlFormat(XmlInvokeFormat):
+    name = "deepseek_dsml"
+    template_markers = (DSML, "invoke name=")
 
-
-@register
-class DeepseekV4Format(XmlInvokeFormat):
-    name = "deepseek_v4"
-    description = dsml("tool_calls")
-    template_markers = (DSML, "'tool_calls>")
+    @property
+    def description(self) -> XmlInvoke:
+        # The template builds its tags ('<' + dsml_token + 'tool_calls>'): V4's names the section
+        # tool_calls, V3.2's (and a model without a template) function_calls.
+        v4 = self.model_template is not None and "'tool_calls>" in self.model_template
+        return dsml(V4_SECTION if v4 else V32_SECTION)
