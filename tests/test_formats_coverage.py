@@ -12,8 +12,6 @@ from fixtures import coverage
 
 # Templates whose syntax no family speaks yet, and why (docs/formats.md lists them too).
 NOT_COVERED = {
-    "CohereForAI-c4ai-command-r-plus-tool_use": "Command R+'s Action: JSON block (its template also fails on "
-                                                "OpenAI-style tools)",
     "GigaChat3-10B-A1.8B": "GigaChat 3's call is a turn of its own after <|message_sep|>, the token that ends "
                            "the assistant's turn",
     "Kimi-K3": "Kimi K3's <|open|>/<|close|> blocks",
@@ -59,6 +57,7 @@ def test_every_tool_template_is_covered_or_named_with_its_reason(outcomes):
     ("MiniMax-M2", "minimax_m2"), ("openbmb-MiniCPM5-1B", "minicpm"), ("ByteDance-Seed-OSS", "seed_oss"),
     ("tencent-Hy3", "hunyuan"), ("meetkai-functionary-medium-v3.1", "functionary"),
     ("GigaChat3.1-10B-A1.8B", "gigachat"), ("upstage-Solar-Open-100B", "solar"),
+    ("CohereForAI-c4ai-command-r-plus-tool_use", "command_r_plus"),
 ])
 def test_release_templates_are_detected_as_their_family(outcomes, template, family):
     assert outcomes[template].family == family and outcomes[template].covered, outcomes[template]

@@ -24,7 +24,8 @@ from test_formats_real_server import CHOICES, check_calls_again, check_forced_ca
 
 TEMPLATES = ["LFM2.5-8B-A1B", "Apriel-1.6-15b-Thinker-fixed", "CohereForAI-c4ai-command-r7b-12-2024-tool_use",
              "Kimi-K2-Instruct", "llama-cpp-deepseek-r1", "deepseek-ai-DeepSeek-V3.2", "MiniMax-M2",
-             "upstage-Solar-Open-100B", "ByteDance-Seed-OSS", "GigaChat3.1-10B-A1.8B"]
+             "upstage-Solar-Open-100B", "ByteDance-Seed-OSS", "GigaChat3.1-10B-A1.8B",
+             "CohereForAI-c4ai-command-r-plus-tool_use"]
 SPECS = [ToolSpec.from_openai(t) for t in TOOLS]
 
 
@@ -214,7 +215,7 @@ def test_pythonic_values_of_no_type_are_any_json_value_and_read_back():
         "x": {"a": [1, True]}, "y": [True, False]}
 
 
-NEW_FAMILIES = ["apertus", "apriel", "command", "deepseek_dsml", "deepseek_r1", "functionary",
+NEW_FAMILIES = ["apertus", "apriel", "command", "command_r_plus", "deepseek_dsml", "deepseek_r1", "functionary",
                 "functiongemma", "gigachat", "hunyuan", "kimi_k2", "lfm2", "minicpm", "minimax_m1", "minimax_m2",
                 "nemotron_v2", "pythonic", "seed_oss", "solar"]
 
@@ -268,3 +269,11 @@ def test_the_dsml_section_is_the_one_the_template_writes(template, section):
     text = fmt.write([("get_time", {"timezone": "UTC"})], SpecialTokens(bos_id=None, eos_id=None, by_text={}))
     assert text.startswith(f"<｜DSML｜{section}>\n") and text.endswith(f"</｜DSML｜{section}>")
     assert read(fmt, [text])[0] == [("get_time", {"timezone": "UTC"})]
+
+
+def test_command_r_plus_gets_empty_argument_descriptions_in_the_prompt_only(models):
+    model = models["CohereForAI-c4ai-command-r-plus-tool_use"]
+    specs = [ToolSpec.from_openai(t) for t in TOOLS]
+    prompt = model.format.render(ASK, specs, template=model.template, special=model.backend.special)
+    assert "def get_weather(city: str, days: int) -> List[Dict]:" in prompt
+    assert not any("description" in p for spec in specs for p in spec.parameters["properties"].values())
