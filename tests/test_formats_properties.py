@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fixtures import coverage
 from fixtures.parsing import read_calls, split
-from fixtures.real_gguf import template_text
+from fixtures.real_gguf import FUNCTIONGEMMA, real_gguf_path, template_text
 from localcall.formats import FORMATS, get_format
 from localcall.formats.base import CallSyntax, open_reasoning
 from localcall.formats.described import DescribedParser
@@ -146,7 +146,7 @@ def test_write_parses_back_and_is_what_the_grammar_admits(family, variant, data,
 TEMPLATES = {"llama3": "meta-llama-Llama-3.1-8B-Instruct", "mistral": "mistralai-Ministral-3-14B-Reasoning-2512",
              "hermes": "Qwen-Qwen3-0.6B", "qwen3_coder": "Qwen3.5-4B", "glm": "GLM-4.6",
              "harmony": "openai-gpt-oss-120b", "gemma4": "google-gemma-4-31B-it",
-             "generic": "Qwen-Qwen2.5-7B-Instruct"}
+             "generic": "Qwen-Qwen2.5-7B-Instruct", "pythonic": "meta-llama-Llama-3.2-3B-Instruct"}
 MAX_TOKENS = 120
 
 
@@ -163,7 +163,16 @@ _BACKENDS: dict[str, LlamaCppBackend] = {}
 
 
 def vocabulary(template: str) -> LlamaCppBackend:
-    path = coverage.model_file(template)
+    return vocabulary_file(coverage.model_file(template))
+
+
+def family_vocabulary(family: str) -> LlamaCppBackend:
+    if family == "functiongemma":  # no archive template: its own tokens on Gemma's vocabulary
+        return vocabulary_file(real_gguf_path(FUNCTIONGEMMA))
+    return vocabulary(template_of(family))
+
+
+def vocabulary_file(path) -> LlamaCppBackend:
     if path not in _BACKENDS:
         _BACKENDS[path] = LlamaCppBackend(path, vocab_only=True)
     return _BACKENDS[path]
@@ -189,7 +198,7 @@ def sample(engine, backend, node, rng: np.random.Generator) -> str | None:
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(offered=tools(), seed=st.integers(0, 2**32 - 1), mode=st.sampled_from(["required", "named"]))
 def test_sampled_grammar_output_parses_to_valid_calls(family, offered, seed, mode):
-    fmt, backend = get_format(family), vocabulary(template_of(family))
+    fmt, backend = get_format(family), family_vocabulary(family)
     choice = "required" if mode == "required" else {"type": "function", "function": {"name": offered[-1].name}}
     node = grammar(fmt, backend.special, offered, choice, parallel=False)
     text = sample(make_engine("llguidance", backend), backend, node, np.random.default_rng(seed))
@@ -306,7 +315,7 @@ def accepts(backend, node, text: str) -> bool:
 def test_no_trigger_fires_inside_reasoning_in_the_grammar(family):
     """tool_choice auto: a reasoning block may open the turn, and the family's trigger inside it,
     followed by anything but a call, is still reasoning; after it comes a call or an answer."""
-    fmt, backend = get_format(family), vocabulary(template_of(family))
+    fmt, backend = get_format(family), family_vocabulary(family)
     special = backend.special
     syntax = fmt.call_syntax(special)
     call = fmt.write([("get_weather", {"city": "Paris"})], special)

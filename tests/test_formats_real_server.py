@@ -30,15 +30,13 @@ def real_server(start_server):
     return start_server(models, ServerSettings(request_timeout=120, default_max_tokens=64))
 
 
-@pytest.mark.parametrize("template", TEMPLATES)
-@pytest.mark.parametrize("choice", CHOICES)
-def test_forced_calls_are_valid_and_streamed_equals_whole(real_server, template, choice):
-    client = real_server.client()
-    request = dict(model=template, messages=ASK, tools=TOOLS, tool_choice=CHOICES[choice], parallel_tool_calls=False,
-                   max_tokens=64, temperature=1.0, seed=3)
+def check_forced_call(client, model: str, choice: str, max_tokens: int = 64) -> None:
+    """A forced call (CHOICES[choice]) is one valid call, and the stream joins to the whole reply."""
+    request = dict(model=model, messages=ASK, tools=TOOLS, tool_choice=CHOICES[choice], parallel_tool_calls=False,
+                   max_tokens=max_tokens, temperature=1.0, seed=3)
     whole = client.chat.completions.create(**request)
     message = whole.choices[0].message
-    assert whole.choices[0].finish_reason == "tool_calls" and len(message.tool_calls) == 1
+    assert whole.choices[0].finish_reason == "tool_calls" and len(message.tool_calls) == 1, message
     call = message.tool_calls[0]
     if choice == "named":
         assert call.function.name == "get_time"
@@ -48,16 +46,24 @@ def test_forced_calls_are_valid_and_streamed_equals_whole(real_server, template,
     assert finish == "tool_calls" and not content
 
 
-@pytest.mark.parametrize("template", TEMPLATES)
-def test_a_conversation_with_openai_call_ids_and_a_result_renders_and_calls_again(real_server, template):
+def check_calls_again(client, model: str, max_tokens: int = 64) -> None:
     """History from another server: call ids like call_0d9f3e2a7b (Mistral's templates insist on
     9 alphanumerics) and its result, as an agent loop sends them; the next forced call is valid."""
-    client = real_server.client()
-    history = CONVERSATION
-    reply = client.chat.completions.create(model=template, messages=history, tools=TOOLS, tool_choice="required",
-                                           parallel_tool_calls=False, max_tokens=64, seed=1)
+    reply = client.chat.completions.create(model=model, messages=CONVERSATION, tools=TOOLS, tool_choice="required",
+                                           parallel_tool_calls=False, max_tokens=max_tokens, seed=1)
     call, = reply.choices[0].message.tool_calls
     jsonschema.validate(json.loads(call.function.arguments), SCHEMAS[call.function.name])
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("choice", CHOICES)
+def test_forced_calls_are_valid_and_streamed_equals_whole(real_server, template, choice):
+    check_forced_call(real_server.client(), template, choice)
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_conversation_with_openai_call_ids_and_a_result_renders_and_calls_again(real_server, template):
+    check_calls_again(real_server.client(), template)
 
 
 def test_qwen35_generates_inside_the_reasoning_its_prompt_opened(real_server):

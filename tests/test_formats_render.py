@@ -140,7 +140,8 @@ def test_mistral_ids_are_nine_alphanumerics_and_stable():
     ("{{ raise_exception('System role not supported') }}", "refused the conversation: System role not supported", 1),
     ("ok\n{{ messages[0].content.no_such_method() }}", "UndefinedError", 2),
     ("{{ ''.__class__.__mro__ }}", "SecurityError", 1),
-    ("{{ messages.append(1) }}", "SecurityError", 1),
+    # Dicts stay immutable (lists a template may change: they are its own copies, see test_formats_more_families).
+    ("{{ messages[0].update({'role': 'system'}) }}", "SecurityError", 1),
 ])
 def test_a_failing_template_is_a_clear_error(template, reason, line):
     with pytest.raises(TemplateError) as caught:
@@ -160,7 +161,7 @@ def test_load_builtin_template():
     assert load_builtin_template("builtin:gemma") == load_builtin_template("gemma")
     assert "<start_of_turn>" in load_builtin_template("gemma")
     for bad in ("builtin:nope", "../jinja", "builtin:../../x"):
-        with pytest.raises(KeyError, match="known: builtin:chatml, builtin:gemma"):
+        with pytest.raises(KeyError, match="known: builtin:chatml, builtin:functiongemma, builtin:gemma"):
             load_builtin_template(bad)
 
 

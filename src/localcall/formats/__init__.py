@@ -18,6 +18,9 @@ import logging
 from importlib.metadata import entry_points
 
 from . import gemma4, generic, glm, harmony, hermes, llama3, mistral, qwen3_coder  # noqa: F401  (each registers its family)
+from . import (apertus, apriel, command, command_r_plus, deepseek_dsml, deepseek_r1, functionary,  # noqa: F401
+               functiongemma, gigachat, hunyuan, kimi_k2, lfm2, minicpm, minimax_m1, minimax_m2, nemotron_v2,
+               pythonic, seed_oss, solar)
 from ..vocab import SpecialTokens
 from .base import FORMATS, CallSyntax, ChatFormat, ToolCallParser, open_reasoning, register
 from .jinja import TemplateError, load_builtin_template

@@ -27,11 +27,21 @@ class CallSyntax:
     param_name_end + VALUE + param_end, where a string VALUE is the raw text and any other
     value is JSON (Qwen3-Coder's <parameter=KEY>), or NAME + args_marker + the arguments in
     Gemma 4's value syntax ("gemma": {key:value,...}, keys sorted, strings between
-    string_quote, other values as in JSON).
+    string_quote, other values as in JSON), or NAME + args_marker + key=VALUE joined by ", "
+    with Python literal values ("pythonic": [get_weather(city="Paris")] with args_marker "("
+    and call_end ")").
 
     trigger: in tool_choice="auto" the model writes free text until this text appears; from
     there the section is constrained. It is a prefix of section_start + call_start. An empty
     trigger means the family is constrained from the first token (the generic family).
+    id_key: "json" body: when set, each object first holds the call's number in the turn as a
+    string under this key (Command's "tool_call_id": "0").
+    call_number: "name_args" body: when set, the name is followed by this text and the call's
+    number in the turn (Kimi's functions.NAME:0).
+    call_id_end: "name_args" body: when set, the body opens with an id the model makes up (1 to
+    40 characters), ended by this text, before the name (Solar's <|tool_call:name|>).
+    leading: the section has no marker of its own (a bare pythonic list): it is a call only
+    where the answer starts, so free text may not start with the trigger.
     answer_schema: for families with an empty trigger, the JSON schema a non-call answer
     must match (generic: {"response": "..."}). Such a section is one key of the answer object:
     section_start is '{"KEY": ' + the list's opening, section_end the list's closing + "}".
@@ -54,13 +64,18 @@ class CallSyntax:
     call_end: str = ""
     separator: str = ""
     section_end: str = ""
-    body: Literal["json", "name_args", "xml_params", "gemma"] = "json"
+    body: Literal["json", "name_args", "xml_params", "gemma", "pythonic"] = "json"
     name_key: str = "name"
     args_key: str = "arguments"
+    id_key: str = ""
+    leading: bool = False
+    call_number: str = ""
+    call_id_end: str = ""
     args_marker: str = ""
     param_start: str = ""
     param_name_end: str = ""
     param_end: str = ""
+    param_json_name_end: str = ""  # xml_params: ends the key of a value written as JSON, if not param_name_end
     optional_newlines: bool = False  # xml_params: each newline of the markers may be left out
     string_quote: str = ""  # gemma: what opens and closes a string
     answer_schema: dict | None = None
@@ -74,22 +89,31 @@ class CallSyntax:
         """The text of these calls in this syntax: what the grammar admits (in its canonical
         layout) and the family's parser reads back."""
         return self.section_start + self.separator.join(
-            self.call_start + self._body(name, arguments) + self.call_end for name, arguments in calls
+            self.call_start + self._body(name, arguments, index) + self.call_end
+            for index, (name, arguments) in enumerate(calls)
         ) + self.section_end
 
-    def _body(self, name: str, arguments: dict) -> str:
+    def _body(self, name: str, arguments: dict, index: int) -> str:
         if self.body == "json":
-            return json.dumps({self.name_key: name, self.args_key: arguments}, ensure_ascii=False)
-        head = name + self.args_marker
+            numbered = {self.id_key: str(index)} if self.id_key else {}
+            return json.dumps({**numbered, self.name_key: name, self.args_key: arguments}, ensure_ascii=False)
+        head = name + (self.call_number + str(index) if self.call_number else "") + self.args_marker
         if self.body == "name_args":
             if self.call_id_length:  # any id the grammar admits: one made from the call
                 head = name + self.call_id_marker + _made_up_id(name, arguments, self.call_id_length) + self.args_marker
-            return head + json.dumps(arguments, ensure_ascii=False)
+            id_first = f"call_{index}" + self.call_id_end if self.call_id_end else ""  # Solar's, before the name
+            return id_first + head + json.dumps(arguments, ensure_ascii=False)
         if self.body == "gemma":
             return head + gemma_text(arguments, self.string_quote)
-        return head + "".join(self.param_start + key + self.param_name_end
+        if self.body == "pythonic":
+            return head + ", ".join(f"{key}={python_literal(value)}" for key, value in arguments.items())
+        return head + "".join(self.param_start + key + self.param_key_end(isinstance(value, str))
                               + (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
                               + self.param_end for key, value in arguments.items())
+
+    def param_key_end(self, raw: bool) -> str:
+        """What ends an "xml_params" key: DeepSeek's DSML marks there whether the value is JSON."""
+        return self.param_name_end if raw or not self.param_json_name_end else self.param_json_name_end
 
 
 def _made_up_id(name: str, arguments: dict, length: int) -> str:
@@ -107,6 +131,19 @@ def gemma_text(value, quote: str) -> str:
     if isinstance(value, list):
         return "[" + ",".join(gemma_text(v, quote) for v in value) + "]"
     return json.dumps(value)
+
+
+def python_literal(value) -> str:
+    """A JSON value as a Python literal: strings as JSON strings (which Python reads the same),
+    True / False / None, lists and dicts with ", " between items."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, dict):
+        items = (f"{json.dumps(k, ensure_ascii=False)}: {python_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def is_raw_string(schema: dict) -> bool:
@@ -127,6 +164,18 @@ def open_reasoning(prompt: str, blocks: tuple[tuple[str, str], ...]) -> str | No
     opened = max(((prompt.rfind(start), end) for start, end in blocks), default=(-1, ""))
     at, end = opened
     return end if at >= 0 and end not in prompt[at:] else None
+
+
+def value_json(raw: str, schema) -> str:
+    """The JSON text of an argument written one by one ("xml_params"): a raw string where the
+    schema says string, else the JSON it holds (the raw text as a string if it holds none,
+    which the schema check after generation then reports)."""
+    if isinstance(schema, dict) and is_raw_string(schema):
+        return json.dumps(raw, ensure_ascii=False)
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return json.dumps(raw, ensure_ascii=False)
 
 
 class ToolCallParser(ABC):

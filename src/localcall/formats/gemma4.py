@@ -34,10 +34,14 @@ MAX_VALUE = 1 << 20
 
 
 class Gemma4Parser(StreamParser):
+    # The markers, which FunctionGemma (functiongemma.py) has its own of.
+    call_open, call_close, quote = TOOL_CALL, TOOL_CALL_END, QUOTE
+    stop: str | None = None  # where the model's own turn ends (FunctionGemma: a result would follow)
+
     def parse(self):
         while True:
-            marker = yield from self.text_until((TOOL_CALL, CHANNEL), self.content)
-            if marker is None:
+            marker = yield from self.text_until((self.call_open, CHANNEL, *filter(None, [self.stop])), self.content)
+            if marker is None or marker == self.stop:
                 return
             if marker == CHANNEL:
                 yield from self.expect(CHANNEL)
@@ -50,7 +54,7 @@ class Gemma4Parser(StreamParser):
 
     def call(self):
         self.open_section()
-        yield from self.expect(TOOL_CALL)
+        yield from self.expect(self.call_open)
         yield from self.expect(CALL_PREFIX)
         name = (yield from self.read_until("{", MAX_NAME)).strip()
         arguments = yield from self.object_body()
@@ -58,7 +62,7 @@ class Gemma4Parser(StreamParser):
         self.argument(json.dumps(arguments, ensure_ascii=False))
         self.end_call()
         if (yield from self.skip_space()) is not None:
-            yield from self.expect(TOOL_CALL_END)
+            yield from self.expect(self.call_close)
         self.close_section()
 
     def value(self):
@@ -74,7 +78,7 @@ class Gemma4Parser(StreamParser):
         if first == "<":
             return (yield from self.quoted())
         parts: list[str] = []
-        if (yield from self.text_until((",", "}", "]", TOOL_CALL_END), parts.append)) is None:
+        if (yield from self.text_until((",", "}", "]", self.call_close), parts.append)) is None:
             raise Malformed(ENDED)
         try:
             return json.loads("".join(parts))
@@ -82,8 +86,8 @@ class Gemma4Parser(StreamParser):
             raise Malformed(f"{''.join(parts)[:40]!r} is not a value") from None
 
     def quoted(self):
-        yield from self.expect(QUOTE)
-        return (yield from self.read_until(QUOTE, MAX_VALUE))
+        yield from self.expect(self.quote)
+        return (yield from self.read_until(self.quote, MAX_VALUE))
 
     def object_body(self):
         """After "{": key:value pairs up to the closing brace."""

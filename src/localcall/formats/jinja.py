@@ -1,18 +1,22 @@
 """Chat templates rendered the way transformers' apply_chat_template renders them, but safely.
 
 A model's template is untrusted input (it comes inside a downloaded GGUF), so it runs in
-jinja's immutable sandbox with the same helpers Hugging Face templates expect: `tojson`
-(without jinja's HTML escaping), `raise_exception`, `strftime_now`, loop controls and the
-`{% generation %}` tag. Anything that goes wrong while compiling or rendering becomes one
-TemplateError that names the template and the line, never a raw jinja traceback.
+jinja's immutable sandbox (lists excepted: templates keep queues in them, and every list a
+template can reach is a copy made for that one render) with the same helpers Hugging Face
+templates expect: `tojson` (without jinja's HTML escaping; a generator, as `map` gives, as a
+list), `raise_exception`, `strftime_now`, loop controls and the `{% generation %}` tag.
+Anything that goes wrong while compiling or rendering becomes one TemplateError that names
+the template and the line, never a raw jinja traceback.
 
 Builtin templates (`builtin:NAME`) live next to this module in templates/NAME.jinja.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -20,7 +24,7 @@ from typing import Callable
 
 import jinja2
 import jinja2.ext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 BUILTIN_PREFIX = "builtin:"
 _BUILTIN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")  # also keeps a name from walking out of templates/
@@ -63,7 +67,8 @@ def render_template(source: str, label: str, *, messages: list[dict], tools: lis
     """
     template = _compile(source, label)
     try:
-        return template.render(messages=messages, tools=tools, add_generation_prompt=add_generation_prompt,
+        return template.render(messages=copy.deepcopy(messages), tools=copy.deepcopy(tools),
+                               add_generation_prompt=add_generation_prompt,
                                bos_token=bos_token, eos_token=eos_token,
                                strftime_now=lambda fmt: now().strftime(fmt))
     except _RaisedByTemplate as exc:
@@ -96,7 +101,15 @@ def _template_line(exc: BaseException) -> int | None:
 
 def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
     # Hugging Face's signature: templates call tojson(indent=4) and expect no HTML escaping.
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys,
+                      default=_listed)
+
+
+def _listed(value):
+    # What jinja's map and select filters give is a generator: tojson writes it as the list it yields.
+    if isinstance(value, Iterator):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _raise_exception(message) -> None:
@@ -117,9 +130,18 @@ class _Generation(jinja2.ext.Extension):
         return caller()
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Immutable, except that a template may change lists (Kimi K2's template queues call ids
+    with append and pop): the lists it can reach are its own copies."""
+
+    def is_safe_attribute(self, obj, attr, value) -> bool:
+        if isinstance(obj, list):
+            return SandboxedEnvironment.is_safe_attribute(self, obj, attr, value)
+        return super().is_safe_attribute(obj, attr, value)
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols, _Generation])
+    env = _Sandbox(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols, _Generation])
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     return env

@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from ..messages import ToolSpec
 from ..vocab import SpecialTokens
-from .base import CallSyntax, is_raw_string
+from .base import CallSyntax, value_json
 from .described import DescribedParser
 from .hermes import THINK, TOOL_CALL
 from .stream import ENDED, Malformed
@@ -93,7 +93,7 @@ class XmlParamsParser(DescribedParser):
             raw = yield from self.read_until(self.value_end, MAX_VALUE)
             raw = raw.removeprefix("\n") if s.key_end.endswith("\n") else raw
             raw = raw.removesuffix("\n") if s.value_end.startswith("\n") else raw
-            self.argument(("" if first else ", ") + json.dumps(key) + ": " + _value_json(raw, properties.get(key)))
+            self.argument(("" if first else ", ") + json.dumps(key) + ": " + value_json(raw, properties.get(key)))
             first = False
         yield from self.closing("\n".join(self.call_closers[1:]))  # Qwen's "</tool_call>"
         self.argument("}")
@@ -107,15 +107,6 @@ class XmlParamsParser(DescribedParser):
         if (yield from self.text_until((self.syntax.param_open, self.call_closers[0]), parts.append)) is None:
             raise Malformed(ENDED)
         return "".join(parts)
-
-
-def _value_json(raw: str, schema) -> str:
-    if isinstance(schema, dict) and is_raw_string(schema):
-        return json.dumps(raw, ensure_ascii=False)
-    try:
-        return json.dumps(json.loads(raw), ensure_ascii=False)
-    except json.JSONDecodeError:
-        return json.dumps(raw, ensure_ascii=False)
 
 
 class XmlParamsFormat(TemplateFormat):

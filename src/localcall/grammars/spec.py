@@ -18,10 +18,10 @@ offered tools and the tool_choice mode, into a small grammar tree that each engi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Union
+from dataclasses import dataclass, replace
+from typing import Callable, Union
 
-from ..formats.base import CallSyntax, is_raw_string
+from ..formats.base import CallSyntax, is_raw_string, python_literal
 from ..messages import ToolChoice, ToolSpec
 from ..vocab import SpecialTokens
 from .keywords import map_subschemas
@@ -211,23 +211,39 @@ def call_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
         if syntax.optional_newlines:  # the model may lay the markers out on lines or not (GLM)
             lit = _optional_newlines(lit)
         body = Seq((lit(tool.name), lit(syntax.args_marker), xml_params_node(syntax, tool, lit)))
-    elif syntax.body == "gemma":
+    elif syntax.body in ("gemma", "pythonic"):
         where = f"tool {tool.name!r} parameters"
         args = hoist(tool.parameters).root
         defs = args.pop("$defs", {}) if isinstance(args, dict) else {}
-        value = _gemma_value(args, lit(syntax.string_quote), lit, where, "", defs)
+        if syntax.body == "gemma":
+            value = typed_value(args, gemma_values(lit(syntax.string_quote), lit, where), where, "", defs)
+        else:  # NAME(key=value, ...): the arguments as Python keywords, in the schema's order
+            value = pythonic_arguments(args, where, defs)
         body = Seq((lit(tool.name), lit(syntax.args_marker), value))
     elif syntax.body == "name_args":
         head = [lit(tool.name)]
         if syntax.call_id_length:  # the model's own id, as its template writes past calls
             head += [lit(syntax.call_id_marker), call_id_node(syntax.call_id_length)]
+        if syntax.call_number:  # the call's number in the turn (Kimi's functions.NAME:0)
+            head += [lit(syntax.call_number), json_node({"type": "integer", "minimum": 0})]
+        if syntax.call_id_end:  # an id the model makes up, before the name (Solar's)
+            head = [Pattern(MADE_UP_ID), lit(syntax.call_id_end), *head]
         body = Seq((*head, lit(syntax.args_marker), json_node(tool.parameters)))
     else:
         # {"name": "NAME", "arguments": ARGS} with the key order and spacing write() gives: the
-        # name is fixed text, so a text trigger may end inside it (Llama 3's '{"name"').
-        head = "{" + json.dumps(syntax.name_key) + ": " + json.dumps(tool.name) + ", " + json.dumps(syntax.args_key) + ": "
-        body = Seq((lit(head), json_node(tool.parameters), lit("}")))
+        # name is fixed text, so a text trigger may end inside it (Llama 3's '{"name"'). With
+        # id_key, the call's number (a string of digits) comes first (Command's "tool_call_id").
+        named = json.dumps(syntax.name_key) + ": " + json.dumps(tool.name) + ", " + json.dumps(syntax.args_key) + ": "
+        if syntax.id_key:
+            number = json_node({"type": "string", "pattern": "^[0-9]{1,3}$"})
+            body = Seq((lit("{" + json.dumps(syntax.id_key) + ": "), number, lit(", " + named),
+                        json_node(tool.parameters), lit("}")))
+        else:
+            body = Seq((lit("{" + named), json_node(tool.parameters), lit("}")))
     return Seq(tuple(n for n in (lit(syntax.call_start), body, lit(syntax.call_end)) if n != Lit("")))
+
+
+MADE_UP_ID = "[A-Za-z0-9_\\-]{1,40}"  # the id a model makes up before a name (call_id_end)
 
 
 def call_id_node(length: int) -> Node:
@@ -251,6 +267,12 @@ def _optional_newlines(lit):
     return layout
 
 
+def _check_listed(schema: dict, where: str) -> None:
+    if schema.get("type", "object") != "object" or (not schema.get("properties") and schema.get("additionalProperties")):
+        raise SchemaError("this model's call syntax writes arguments one by one: the parameters must be an "
+                          "object that lists its properties", where=where)
+
+
 def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     """One block per listed argument, in the schema's order; optional ones may be left out.
     A string value is raw text up to param_end, with the schema's enum and length bounds;
@@ -258,13 +280,12 @@ def xml_params_node(syntax: CallSyntax, tool: ToolSpec, lit) -> Node:
     schema = hoist(tool.parameters).root
     defs = schema.pop("$defs", None) if isinstance(schema, dict) else None
     where = f"tool {tool.name!r} parameters"
-    if schema.get("type", "object") != "object" or (not schema.get("properties") and schema.get("additionalProperties")):
-        raise SchemaError("this model's call syntax writes arguments one by one: the parameters must be an "
-                          "object that lists its properties", where=where)
+    _check_listed(schema, where)
     required = set(schema.get("required", ()))
     blocks = []
     for key, prop in schema.get("properties", {}).items():
-        block = Seq((lit(syntax.param_start + key + syntax.param_name_end),
+        raw = is_raw_string(prop) if isinstance(prop, dict) else False
+        block = Seq((lit(syntax.param_start + key + syntax.param_key_end(raw)),
                      _xml_value(prop if isinstance(prop, dict) else {}, syntax, lit, where, key, defs)))
         blocks.append(block if key in required else Optional_(block))
     return Seq(tuple(blocks)) if blocks else Lit("")
@@ -289,26 +310,21 @@ def _xml_value(schema: dict, syntax: CallSyntax, lit, where: str, key: str, defs
     return Seq((json_node({**schema, "$defs": defs} if defs else schema), lit(end)))
 
 
-def _gemma_value(schema, quote: Node, lit, where: str, path: str, defs: dict, seen: tuple = ()) -> Node:
-    """A value in Gemma 4's syntax matching `schema`: strings between quote tokens, objects
-    as {key:value,...} with unquoted keys in sorted order, arrays as [a,b]; numbers,
-    booleans and null as in JSON."""
-    if not isinstance(schema, dict):
-        schema = {}
-    name = hoisted_name(schema.get("$ref"))
-    if name is not None:
-        if name in seen or name not in defs:
-            raise SchemaError("this model's call syntax cannot express a recursive (or unresolved) reference",
-                              where=where, path=path or "(root)")
-        return _gemma_value(defs[name], quote, lit, where, path, defs, (*seen, name))
+@dataclass(frozen=True)
+class ValueSyntax:
+    """How a body kind that is not JSON writes argument values: Gemma 4's (strings between
+    quote tokens, keys bare and sorted) or Python literals (the "pythonic" kind)."""
 
-    def value(sub, at: str) -> Node:
-        return _gemma_value(sub, quote, lit, where, at, defs, seen)
+    string: Callable[[dict, str], Node]   # a string value matching the schema (schema, path)
+    key: Callable[[str], str]             # an object key with what follows it: 'city:', '"city": '
+    comma: str                            # between items
+    sorted_keys: bool
+    scalar: Callable[[dict], Node]        # numbers, booleans, null, and enums of them
+    untyped: Callable[[dict], Node] | None = None  # a value whose schema names no type, if the syntax has one
 
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            return Alt(tuple(value(s, f"{path}/{key}/{i}") for i, s in enumerate(schema[key])))
-    if is_raw_string(schema):
+
+def gemma_values(quote: Node, lit, where: str) -> ValueSyntax:
+    def string(schema: dict, path: str) -> Node:
         if "enum" in schema or "const" in schema:
             options = schema["enum"] if "enum" in schema else [schema["const"]]
             return Seq((quote, Alt(tuple(lit(o) for o in options)), quote))
@@ -320,30 +336,80 @@ def _gemma_value(schema, quote: Node, lit, where: str, path: str, defs: dict, se
         if isinstance(quote, Lit):  # the quote spelled as text: the string ends at its first occurrence
             return Seq((quote, RawText(quote.text, *bounds)))
         return Seq((quote, RawText("", *bounds), quote))  # a control token: text cannot contain it
+    return ValueSyntax(string=string, key=lambda k: k + ":", comma=",", sorted_keys=True, scalar=json_node)
+
+
+def python_values() -> ValueSyntax:
+    """Python literals: strings as JSON strings (valid Python, with every string keyword of the
+    schema enforced), True / False / None, dicts with quoted keys."""
+    def scalar(schema: dict) -> Node:
+        options = schema["enum"] if "enum" in schema else [schema["const"]] if "const" in schema else None
+        if options is not None:
+            return Alt(tuple(Lit(python_literal(o)) for o in options))
+        kind = schema.get("type")
+        if kind == "boolean":
+            return Alt((Lit("True"), Lit("False")))
+        if kind == "null":
+            return Lit("None")
+        return json_node(schema)
+    # A value of no type is any JSON value: the pythonic parsers read true / false / null too.
+    return ValueSyntax(string=lambda schema, path: json_node(schema), key=lambda k: json.dumps(k) + ": ", comma=", ",
+                       sorted_keys=False, scalar=scalar, untyped=json_node)
+
+
+def typed_value(schema, values: ValueSyntax, where: str, path: str, defs: dict, seen: tuple = ()) -> Node:
+    """A value in a non-JSON syntax matching `schema`: objects as {key value, ...} (ValueSyntax
+    says how keys and strings look), arrays as [a, b], the rest as ValueSyntax.scalar."""
+    if not isinstance(schema, dict):
+        schema = {}
+    name = hoisted_name(schema.get("$ref"))
+    if name is not None:
+        if name in seen or name not in defs:
+            raise SchemaError("this model's call syntax cannot express a recursive (or unresolved) reference",
+                              where=where, path=path or "(root)")
+        return typed_value(defs[name], values, where, path, defs, (*seen, name))
+
+    def value(sub, at: str) -> Node:
+        return typed_value(sub, values, where, at, defs, seen)
+
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return Alt(tuple(value(s, f"{path}/{key}/{i}") for i, s in enumerate(schema[key])))
+    if is_raw_string(schema):
+        return values.string(schema, path)
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        return _gemma_object(schema, value, lit, path)
+        return Seq((Lit("{"), keyed_items(schema, value, values, path), Lit("}")))
     if kind == "array":
         item = value(schema.get("items", {}), f"{path}/items")
         low, high = int(schema.get("minItems", 0)), schema.get("maxItems")
-        items = Repeat(item, Lit(","), min=max(low, 1), max=high)
+        items = Repeat(item, Lit(values.comma), min=max(low, 1), max=high)
         return Seq((Lit("["), items if low else Optional_(items), Lit("]")))
     if kind in ("integer", "number", "boolean", "null") or "enum" in schema or "const" in schema:
-        return json_node(schema)
+        return values.scalar(schema)
+    if values.untyped is not None:
+        return values.untyped(schema)
     raise SchemaError("this model's call syntax needs a type for every value (string, number, integer, "
                       "boolean, null, object or array)", where=where, path=path or "(root)")
 
 
-def _gemma_object(schema: dict, value, lit, path: str) -> Node:
-    """{key:value,...}: the listed properties in sorted order (as the template writes them),
-    each required one present, commas only between the ones present."""
+def pythonic_arguments(schema: dict, where: str, defs: dict) -> Node:
+    _check_listed(schema, where)
+    values = replace(python_values(), key=lambda k: k + "=")
+    return keyed_items(schema, lambda sub, at: typed_value(sub, python_values(), where, at, defs), values, "")
+
+
+def keyed_items(schema: dict, value, values: ValueSyntax, path: str) -> Node:
+    """The listed properties (sorted or in the schema's order, as the syntax has them), each
+    required one present, separators only between the ones present."""
     properties = schema.get("properties", {})
     required = set(schema.get("required", ()))
-    keys = sorted(properties)
-    items = [Seq((lit(k + ":"), value(properties[k], f"{path}/properties/{k}"))) for k in keys]
+    keys = sorted(properties) if values.sorted_keys else list(properties)
+    items = [Seq((Lit(values.key(k)), value(properties[k], f"{path}/properties/{k}"))) for k in keys]
+    comma = Lit(values.comma)
 
     def rest(start: int) -> list[Node]:  # the items after a present one, each led by its comma
-        return [Seq((Lit(","), items[i])) if keys[i] in required else Optional_(Seq((Lit(","), items[i])))
+        return [Seq((comma, items[i])) if keys[i] in required else Optional_(Seq((comma, items[i])))
                 for i in range(start, len(keys))]
 
     firsts = []
@@ -352,9 +418,7 @@ def _gemma_object(schema: dict, value, lit, path: str) -> Node:
         if key in required:
             break
     body = Alt(tuple(firsts)) if firsts else Lit("")
-    if firsts and not required:
-        body = Optional_(body)
-    return Seq((Lit("{"), body, Lit("}")))
+    return Optional_(body) if firsts and not required else body
 
 
 def build_tool_grammar(syntax: CallSyntax, tools: list[ToolSpec], choice: ToolChoice, *,
@@ -434,11 +498,14 @@ def _lazy(section: Node, syntax: CallSyntax, lit, special: SpecialTokens, contro
     if trigger_id is not None and trigger_id in control_ids:
         # A control-token trigger can never occur inside free text: text, then maybe the section.
         return Seq((Optional_(Text(excluding=excluding)), Optional_(section)))
-    try:
-        rest = _strip_prefix(section, trigger)
+    try:  # a bare pythonic list (leading) is a call only as the whole answer
+        rest = None if syntax.leading else _strip_prefix(section, trigger)
     except ValueError:
-        # The section does not open with the trigger as fixed text: free text may not start
-        # with the trigger's first character, and a message that does is a call.
+        rest = None
+    if rest is None:
+        # The section does not open with the trigger as fixed text (or is a call only where the
+        # answer starts): free text may not start with the trigger's first character, and a
+        # message that does is a call.
         return Alt((Text(not_starting_with=trigger[0], excluding=excluding), section))
     # A text trigger: free text lazily up to and including the trigger, then the rest of the
     # section, which therefore must not repeat the trigger text.
