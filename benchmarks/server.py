@@ -146,6 +146,13 @@ def load_run(url: str, clients: int, requests: int, tokens: int, kind: str) -> d
     def one(i: int) -> tuple[float, float, int]:
         try:
             return _one(i)
+        except httpx2.RemoteProtocolError:
+            # A kept-alive connection the server had closed (llama-server closes them after
+            # a few requests): sent again on a new one, as HTTP clients do.
+            local.client.close()
+            del local.client
+        try:
+            return _one(i)
         except httpx2.HTTPError as exc:  # counted, named, and left out of the figures
             errors.append(f"{type(exc).__name__}: {exc}")
             return 0.0, time.perf_counter() - start, 0
