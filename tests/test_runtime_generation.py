@@ -136,3 +136,17 @@ def test_bad_sampling_values_are_refused(bad):
 def test_prompt_longer_than_context_is_refused(llama_backend):
     with pytest.raises(ValueError, match="context holds"):
         Generation(llama_backend, [1] * (llama_backend.n_ctx + 5), SamplingParams())
+
+
+def test_forced_text_cut_by_max_tokens_ends_with_length(default_model):
+    """The grammar forces a long text after the first token; max_tokens cuts it. The answer was
+    cut, so "length", even though the grammar had (in its own state) reached its end."""
+    key = "the_name_of_a_property_long_enough_to_be_forced_over_many_tokens"
+    schema = {"type": "object", "properties": {key: {"const": "and a constant value that is forced too"}},
+              "required": [key], "additionalProperties": False}
+    fmt = {"type": "json_schema", "json_schema": {"name": "forced", "schema": schema}}
+    whole = default_model.chat([{"role": "user", "content": "Hi"}], response_format=fmt, temperature=0)
+    assert whole.finish_reason == "stop" and whole.usage.completion_tokens > 6
+    cut = default_model.chat([{"role": "user", "content": "Hi"}], response_format=fmt, temperature=0, max_tokens=4)
+    assert cut.usage.completion_tokens == 4 and cut.content == whole.content[:len(cut.content)]
+    assert cut.finish_reason == "length"

@@ -94,6 +94,7 @@ class Generation:
                 break
             forced = hook.accept(token) if hook is not None else []
             batch = [token, *forced][: budget - self.completion_tokens]
+            cut = len(batch) < 1 + len(forced)  # the budget ends inside forced text
             self.completion_tokens += len(batch)
             self.forced_tokens += len(batch) - 1
             self.tokens.extend(batch)
@@ -109,7 +110,7 @@ class Generation:
                 if hit is not None:
                     self.stop_text, ended = hit, True
                     break
-            if ended or (hook is not None and hook.done()):
+            if ended or (hook is not None and hook.done() and not cut):
                 self.finish_reason = "stop"
                 break
             if self.completion_tokens >= budget:
