@@ -69,7 +69,7 @@ class _Work:
     waits: bool = False  # a prompt that gave its cells back: not admitted until a generation ends
     logits: np.ndarray | None = None
     error: BaseException | None = None
-    done: bool = False
+    done: threading.Event = field(default_factory=threading.Event)  # its consumer waits on this alone
 
 
 class Sequence:
@@ -161,9 +161,8 @@ class BatchedBackend:
                 raise RuntimeError("the model is closing")
             self._waiting_for_tokens.discard(work.sequence)
             self._pending.append(work)
-            self._cond.notify_all()
-            while not work.done:
-                self._cond.wait()
+            self._cond.notify_all()  # the scheduler: the condition's only waiter
+        work.done.wait()
         if work.error is not None:
             raise work.error
         return work.logits
@@ -301,11 +300,11 @@ class BatchedBackend:
         slot.tokens.clear()
 
     def _finish(self, work: _Work, error: BaseException | None = None) -> None:
-        work.error, work.done = error, True
+        work.error = error
         if work in self._pending:
             self._pending.remove(work)
         if error is None and work.sequence.slot is not None:
             # Running: the next step waits (briefly) for its next token, counted from now, not
             # from when its thread wakes up, or a step would start before the others woke.
             self._waiting_for_tokens.add(work.sequence)
-        self._cond.notify_all()
+        work.done.set()
