@@ -9,9 +9,10 @@
 - time to first token, both ways;
 - requests/s and median latency with 1, 4 and 16 concurrent clients (short completions);
 - continuous batching (`--parallel N`, runtime/batch.py) against one generation at a time:
-  completion tokens/s, p50/p95 latency and time to first token with 1, 2, 4 clients, plain
-  text and forced tool calls, the servers interleaved level by level; with `--llama-server
-  BIN`, also llama.cpp's own server on the same GGUF with as many slots (`-np N`), the anchor.
+  completion tokens/s, p50/p95 latency and time to first token with 1, 2, 4, 8 clients, the
+  servers interleaved level by level, each a server process of its own (the client's threads
+  share no interpreter with any side); with `--llama-server BIN`, also llama.cpp's own server
+  on the same GGUF with as many slots (`-np N`), the anchor.
 
     python benchmarks/server.py --only-batching --clients 1,2,4 --batch-requests 8   # bounded
     python benchmarks/server.py --only-batching --clients 1,2,4,8 --batch-requests 16 \
@@ -35,6 +36,7 @@ import os
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -198,25 +200,22 @@ def load_run(url: str, clients: int, requests: int, tokens: int, kind: str) -> d
 
 
 @dataclass
-class _External:
+class ServerProcess:
     url: str
+    llama_server: bool  # llama.cpp's own, which leaves this model's tools out (see the docstring)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
-def llama_server(binary: str, parallel: int):
-    """llama.cpp's server on the default model's GGUF: `parallel` slots sharing one cache of the
-    model's context, as ours do, and the same threads. --no-repack avoids the crash that
-    use_extra_bufts=False avoids in our loads (docs/architecture.md)."""
-    spec = load_registry().get(MODEL)
-    gguf = resolve(spec, progress=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    threads = str(thread_count(spec.threads))
-    command = [binary, "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--jinja", "--no-repack",
-               "-np", str(parallel), "-c", str(spec.context_length), "-t", threads, "-tb", threads,
-               "--no-webui"]
-    log = open(os.environ.get("LLAMA_SERVER_LOG", os.devnull), "w")
+def server_process(command: list[str], port: int, log_path: str = os.devnull, llama: bool = False):
+    """A server in a process of its own, as users run one: the benchmark's client threads then
+    share no interpreter (no GIL) with any side."""
+    log = open(log_path, "w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")})
     url = f"http://127.0.0.1:{port}"
@@ -224,55 +223,67 @@ def llama_server(binary: str, parallel: int):
         deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"llama-server exited with {process.returncode}: {' '.join(command)}")
+                raise RuntimeError(f"{command[0]} exited with {process.returncode}: {' '.join(command)}")
             try:
                 if httpx2.get(url + "/health", timeout=2).status_code == 200:
                     break
             except httpx2.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("llama-server did not become healthy in 300 s")
+                raise RuntimeError(f"{' '.join(command)} did not become healthy in 300 s")
             time.sleep(0.5)
-        yield _External(url)
+        yield ServerProcess(url, llama)
     finally:
         process.terminate()
         process.wait(30)
         log.close()
 
 
+def localcall_server(parallel: int):
+    """`localcall serve --parallel N` on the default model (no playground, a deep queue)."""
+    port = _free_port()
+    code = ("from localcall.server.serve import run; "
+            f"run(port={port}, parallel={parallel}, max_waiting=64, request_timeout=900, ui=None)")
+    return server_process([sys.executable, "-c", code], port)
+
+
+def llama_server(binary: str, parallel: int):
+    """llama.cpp's server on the default model's GGUF: `parallel` slots sharing one cache of the
+    model's context, as ours do, and the same threads. --no-repack avoids the crash that
+    use_extra_bufts=False avoids in our loads (docs/architecture.md)."""
+    spec = load_registry().get(MODEL)
+    port, threads = _free_port(), str(thread_count(spec.threads))
+    command = [binary, "-m", str(resolve(spec, progress=False)), "--host", "127.0.0.1", "--port", str(port),
+               "--jinja", "--no-repack", "-np", str(parallel), "-c", str(spec.context_length), "-t", threads,
+               "-tb", threads, "--no-webui"]
+    return server_process(command, port, os.environ.get("LLAMA_SERVER_LOG", os.devnull), llama=True)
+
+
 def batching(parallel: int, levels: list[int], requests: int, tokens: int, anchor: str | None = None,
              rounds: int = 1, kinds: tuple[str, ...] = KINDS) -> dict:
     """The default model served one generation at a time and with `parallel` slots, side by
-    side in this process, at each client level and kind of request. With `anchor` (a
-    llama-server binary), llama-server with as many slots is a third side. Each level runs
+    side (each a `localcall serve` process), at each client level and kind of request. With
+    `anchor` (a llama-server binary), llama-server with as many slots is a third side. Each level runs
     `rounds` times, the sides in a rotating order; the figures are medians of the rounds, and
     each round's tokens/s is kept (`rounds_tok_s`), so ratios can be taken round by round."""
-    serial = ChatModel.load(progress=False)
-    batched = ChatModel.load(progress=False, parallel=parallel)
-    servers = {name: BackgroundServer(create_app({MODEL: model}, ServerSettings(max_waiting=64, request_timeout=900)))
-               for name, model in (("serial", serial), (f"parallel_{parallel}", batched))}
     figures: dict = {}
     with contextlib.ExitStack() as stack:
+        servers = {"serial": stack.enter_context(localcall_server(1)),
+                   f"parallel_{parallel}": stack.enter_context(localcall_server(parallel))}
         if anchor:
             servers[f"llama-server_np{parallel}"] = stack.enter_context(llama_server(anchor, parallel))
-        try:
-            for server in servers.values():
-                load_run(server.url, 1, 1, 4, "json_schema")  # warm up: grammar compile, connections
-            for kind in kinds:
-                sides = [name for name, server in servers.items()
-                         if not (kind == "tool_calls" and isinstance(server, _External))]
-                for clients in levels:
-                    runs: dict[str, list[dict]] = {name: [] for name in sides}
-                    for r in range(rounds):  # interleaved, in a rotating order: drift hits every side alike
-                        for name in sides[r % len(sides):] + sides[:r % len(sides)]:
-                            runs[name].append(load_run(servers[name].url, clients, max(requests, clients), tokens, kind))
-                    for name, done in runs.items():
-                        figures.setdefault(kind, {}).setdefault(name, {})[clients] = _median_run(done)
-        finally:
-            for server in servers.values():
-                if isinstance(server, BackgroundServer):
-                    server.stop()
-            batched.backend.close()
+        for server in servers.values():
+            load_run(server.url, 1, 1, 4, "json_schema")  # warm up: grammar compile, connections
+        for kind in kinds:
+            sides = [name for name, server in servers.items()
+                     if not (kind == "tool_calls" and server.llama_server)]
+            for clients in levels:
+                runs: dict[str, list[dict]] = {name: [] for name in sides}
+                for r in range(rounds):  # interleaved, in a rotating order: drift hits every side alike
+                    for name in sides[r % len(sides):] + sides[:r % len(sides)]:
+                        runs[name].append(load_run(servers[name].url, clients, max(requests, clients), tokens, kind))
+                for name, done in runs.items():
+                    figures.setdefault(kind, {}).setdefault(name, {})[clients] = _median_run(done)
     return figures
 
 
