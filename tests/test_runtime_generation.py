@@ -150,3 +150,18 @@ def test_forced_text_cut_by_max_tokens_ends_with_length(default_model):
     cut = default_model.chat([{"role": "user", "content": "Hi"}], response_format=fmt, temperature=0, max_tokens=4)
     assert cut.usage.completion_tokens == 4 and cut.content == whole.content[:len(cut.content)]
     assert cut.finish_reason == "length"
+
+
+def test_sampler_draws_from_the_softmax_at_its_temperature():
+    """Gumbel-max in float32 (runtime/sampling.py) is a draw from softmax(logits / T)."""
+    import numpy as np
+
+    from localcall.runtime.sampling import Sampler, SamplingParams
+
+    logits = np.array([*np.log([0.5, 0.3, 0.15, 0.05]), -np.inf], dtype=np.float32)  # the last is masked
+    for temperature in (1.0, 0.5):
+        sampler = Sampler(SamplingParams(temperature=temperature, seed=7))
+        draws = np.bincount([sampler(logits.copy()) for _ in range(20000)], minlength=5) / 20000
+        expected = np.exp(logits / temperature) / np.exp(logits / temperature).sum()
+        assert np.abs(draws - expected).max() < 0.01, (temperature, draws, expected)
+        assert draws[4] == 0

@@ -22,6 +22,7 @@ import numpy as np
 # cost milliseconds; the tail beyond the 2,048 likeliest tokens only matters if their mass is
 # needed to reach top_p, and then we fall back to the full sort.
 _TOP_P_CANDIDATES = 2048
+_TINY = np.finfo(np.float32).tiny  # a uniform draw of 0 would give infinite noise
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,11 @@ class Sampler:
         if p.top_p < 1.0:
             candidates = self._top_p(logits, candidates)
         values = logits if candidates is None else logits[candidates]
-        scaled = (values - values.max()) / p.temperature
-        probs = np.exp(scaled, dtype=np.float64)
-        cdf = np.cumsum(probs)
-        choice = int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"))
-        choice = min(choice, values.shape[0] - 1)
+        # The Gumbel-max draw: the largest logit / T + Gumbel noise is a draw from softmax(logit
+        # / T), in float32 and without a running sum over the vocabulary (that, in float64,
+        # cost ~0.6 ms a token on 49k tokens; this ~0.13 ms: benchmarks/token_loop.py).
+        uniform = np.maximum(self.rng.random(values.shape[0], dtype=np.float32), _TINY)
+        choice = int(np.argmax(values / np.float32(p.temperature) - np.log(-np.log(uniform))))
         return int(choice if candidates is None else candidates[choice])
 
     def _top_p(self, logits: np.ndarray, candidates: np.ndarray | None) -> np.ndarray:
