@@ -91,3 +91,22 @@ def test_required_calls_are_never_judged(default_model):
     forced = default_model.chat(BOOK, tools=_tools(), tool_choice="required", grounded_calls=True,
                                 temperature=0.0, max_tokens=96)
     assert forced.tool_calls
+
+
+def test_a_native_family_answers_from_the_prompt_without_tools():
+    from fixtures.tiny_gguf import tiny_gguf_path
+
+    from localcall.model import ChatModel
+
+    model = ChatModel.load(str(tiny_gguf_path("hermes")), progress=False)
+    lookup = ToolSpec("lookup", "Look a word up.", {
+        "type": "object", "properties": {"word": {"type": "string", "maxLength": 8}}, "required": ["word"]})
+    ask = dict(messages=[{"role": "user", "content": "Hello there"}], tools=[lookup.to_openai()], tool_choice="auto",
+               temperature=0.0, max_tokens=48, answer_bias=-100.0)
+    called = model.chat(**ask)
+    call = called.tool_calls[0]  # random weights pushed to call: a word taken from nothing
+    assert not Grounding.of(ask["messages"], [lookup]).grounded(call.name, call.arguments)
+    answered = model.chat(**ask, grounded_calls=True)
+    assert not answered.tool_calls and not answered.incomplete_calls
+    # The answer ran on the family's prompt without its tools (tool_choice="none"), after the call.
+    assert answered.usage.prompt_tokens < called.usage.prompt_tokens
