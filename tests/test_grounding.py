@@ -58,12 +58,16 @@ BOOK = [{"role": "user", "content": "Who wrote the novel Pride and Prejudice?"}]
 CALLING = {"temperature": 0.0, "max_tokens": 96, "answer_bias": -100.0}  # the decision is forced to call
 
 
+def test_the_default_model_has_the_rule_on(default_model):
+    assert default_model.defaults.grounded_calls
+
+
 def _tools():
     return [CART.to_openai(), WEATHER.to_openai()]
 
 
 def test_an_ungrounded_call_becomes_an_answer(default_model):
-    called = default_model.chat(BOOK, tools=_tools(), tool_choice="auto", **CALLING)
+    called = default_model.chat(BOOK, tools=_tools(), tool_choice="auto", grounded_calls=False, **CALLING)
     call, = called.tool_calls  # without the rule, the model invents a call
     assert not Grounding.of(BOOK, [CART, WEATHER]).grounded(call.name, call.arguments)
     answered = default_model.chat(BOOK, tools=_tools(), tool_choice="auto", grounded_calls=True, **CALLING)
@@ -81,7 +85,7 @@ def test_the_stream_never_shows_the_dropped_call(default_model):
 
 def test_a_call_that_takes_the_users_words_is_kept(default_model):
     ask = [{"role": "user", "content": "What is the weather in Tokyo?"}]
-    plain = default_model.chat(ask, tools=_tools(), tool_choice="auto", **CALLING)
+    plain = default_model.chat(ask, tools=_tools(), tool_choice="auto", grounded_calls=False, **CALLING)
     grounded = default_model.chat(ask, tools=_tools(), tool_choice="auto", grounded_calls=True, **CALLING)
     assert [(c.name, c.arguments) for c in grounded.tool_calls] == [(c.name, c.arguments) for c in plain.tool_calls]
     assert grounded.tool_calls[0].name == "get_weather" and "Tokyo" in grounded.tool_calls[0].arguments
