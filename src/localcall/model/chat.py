@@ -185,7 +185,8 @@ class ChatModel:
         if params.grounded_calls and choice.mode == "auto" and offered:
             grounding = Grounding.of(messages, offered)
             instead = self.prepare(messages, tools=specs, tool_choice="none", parallel_tool_calls=parallel_tool_calls,
-                                   response_format=response_format, constrained=constrained, **{**sampling, "grounded_calls": False})
+                                   response_format=response_format, constrained=constrained,
+                                   **{**sampling, "grounded_calls": False})
         return PreparedRequest(prompt=prompt, tools=offered, params=params, grammar=grammar,
                                parse_tools=bool(offered) or answer_only, drop_repeated_calls=not allow_repeated_calls,
                                inside_reasoning=inside, grounding=grounding, answer_instead=instead)

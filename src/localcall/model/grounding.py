@@ -5,8 +5,9 @@ every argument: asked who won a match, it calls add_product_to_cart(product_id=1
 quantity=10). A call that fits the request takes its values from it ("the weather in Paris" →
 city="Paris"). So when a turn's first call has values and none of them occurs in the
 conversation, the runtime takes it as the sign that no tool fits: the call is dropped and the
-turn answers instead (from the same prompt, the answer form only: ChatModel.stream). A turn
-that wrote text before that call keeps its text as the answer.
+turn answers instead: ChatModel._run goes on with the request's tool_choice="none" form (the
+generic family: the same prompt, the answer form only; a native family: the prompt without
+tools). A turn that wrote text before that call keeps its text as the answer.
 
 What counts (`is_grounded`):
 - the argument values that are strings or numbers (booleans and null say nothing);
