@@ -43,8 +43,8 @@ def test_values_the_tool_offers_invent_nothing():
 
 def test_earlier_steps_and_tool_results_count_as_the_conversation():
     messages = [{"role": "user", "content": "Reorder my last purchase."},
-                {"role": "assistant", "content": None, "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "last_order", "arguments": '{"user": "ann"}'}}]},
+                {"role": "assistant", "content": None, "tool_calls": [{
+                    "id": "c1", "type": "function", "function": {"name": "last_order", "arguments": '{"user": "ann"}'}}]},
                 {"role": "tool", "tool_call_id": "c1", "content": '{"product_id": 4711, "quantity": 3}'}]
     grounding = Grounding.of(messages, [CART])
     assert grounding.grounded("add_to_cart", '{"product_id": 4711, "quantity": 3}')
