@@ -32,6 +32,10 @@ def test_default_weights_ship_with_the_package(registry):
     ('[models.x]\nbackend = "llama.cpp"\nsource = { path = "/a" }\ncontext_length = "big"', "'context_length' must be a int"),
     ('[models.x]\nbackend = "llama.cpp"\nsource = { path = "/a" }\ncolour = 1', "unknown field(s) ['colour']"),
     ('[models.x]\nbackend = "llama.cpp"\nsource = { path = "/a" }\n[models.x.sampling]\ntemp = 1', "unknown field 'sampling.temp'"),
+    ('[models.x]\nbackend = "llama.cpp"\nsource = { path = "/a" }\n[models.x.sampling]\ngrounded_calls = 1',
+     "'sampling.grounded_calls' must be a bool"),
+    ('[models.x]\nbackend = "llama.cpp"\nsource = { path = "/a" }\n[models.x.sampling]\ntop_k = true',
+     "'sampling.top_k' must be a int"),
 ])
 def test_bad_entries_name_the_file_entry_and_field(text, expected):
     with pytest.raises(RegistryError) as info:

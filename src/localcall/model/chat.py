@@ -15,6 +15,7 @@ block on it. The server puts a bounded queue in front of this lock. A batching b
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import formats
-from ..grammars import DEFAULT_ENGINE, decision, make_engine
+from ..grammars import DEFAULT_ENGINE, continuation, decision, make_engine
 from ..grammars.errors import GrammarEngineError
 from ..grammars.schema import SchemaError, check_tool, validate_instance
 from ..grammars.spec import build_response_format_grammar, build_tool_grammar, json_node
@@ -36,6 +37,7 @@ from ..runtime.generate import Generation
 from ..runtime.registry import ModelSpec, Registry, load_registry
 from ..runtime.sampling import SamplingParams
 from ..runtime.sources import resolve
+from .grounding import Grounding, UngroundedCallFilter
 from .repeats import RepeatedCallFilter
 from .results import ResultAssembler
 
@@ -72,6 +74,10 @@ class PreparedRequest:
     # The closing marker of a reasoning block the prompt opened (Qwen 3.5's template writes
     # "<think>" itself): the output starts inside it.
     inside_reasoning: str | None = None
+    # With params.grounded_calls in tool_choice="auto": what the first call is judged against,
+    # and the answer-only request the turn runs instead when it is ungrounded (model/grounding.py).
+    grounding: Grounding | None = None
+    answer_instead: "PreparedRequest | None" = None
 
 
 class ChatModel:
@@ -175,9 +181,15 @@ class ChatModel:
                     self.engine.compile(grammar)
             except ValueError as exc:  # SchemaError included: it names the tool and field
                 raise RequestError(str(exc), "tools" if offered else "response_format") from None
+        grounding = instead = None
+        if params.grounded_calls and choice.mode == "auto" and offered:
+            grounding = Grounding.of(messages, offered)
+            instead = self.prepare(messages, tools=specs, tool_choice="none", parallel_tool_calls=parallel_tool_calls,
+                                   response_format=response_format, constrained=constrained,
+                                   **{**sampling, "grounded_calls": False})
         return PreparedRequest(prompt=prompt, tools=offered, params=params, grammar=grammar,
                                parse_tools=bool(offered) or answer_only, drop_repeated_calls=not allow_repeated_calls,
-                               inside_reasoning=inside)
+                               inside_reasoning=inside, grounding=grounding, answer_instead=instead)
 
     def _check_prompt_text(self, text: str) -> None:
         """Refusals that need no tokenizer: text that cannot be encoded, and text so long that
@@ -237,11 +249,14 @@ class ChatModel:
 
     def _run(self, req: PreparedRequest, cancel: threading.Event | None, backend: Backend) -> Iterator[ChatEvent]:
         hook = self.engine.constraint(req.grammar) if req.grammar is not None else None
-        hook = decision.biased(hook, self.format.call_syntax(self.backend.special), self.backend, req.params.answer_bias)
+        syntax = self.format.call_syntax(self.backend.special)
+        hook = decision.biased(hook, syntax, self.backend, req.params.answer_bias)
+        hook = continuation.biased(hook, syntax, self.backend, req.params.more_calls_bias)
         parser = self.format.parser(req.tools) if req.parse_tools else None
         if parser is not None and req.inside_reasoning:
             parser.begin_in_reasoning(req.inside_reasoning)
         repeats = RepeatedCallFilter() if parser and req.drop_repeated_calls else None
+        ungrounded = UngroundedCallFilter(req.grounding) if parser and req.grounding else None
         gen = Generation(backend, req.prompt, req.params, hook=hook, cancel=cancel)
         assembler = ResultAssembler(req.tools, self.format.call_id_style)
         try:
@@ -253,15 +268,25 @@ class ChatModel:
                 events = parser.feed(token.text) if parser else [ContentDelta(token.text)]
                 if repeats is not None:
                     events = repeats.take(events)
+                if ungrounded is not None:
+                    events = ungrounded.take(events)
                 yield from assembler.take(events)
-                if repeats is not None and repeats.repeated:
-                    break  # the message is complete without its repeat: stop generating
+                if (repeats is not None and repeats.repeated) or (ungrounded is not None and ungrounded.dropped):
+                    break  # the message is complete without that call: stop generating
         except GrammarEngineError as exc:
             log.error("%s stopped after %d tokens of %s\n%s", exc, gen.completion_tokens, self.name, exc.summary())
             raise ConstraintFailed(f"generation stopped: {exc}. The request's schema may use something the "
                                    f"grammar engine cannot follow; the server log has the details.") from None
-        if parser and not (repeats and repeats.repeated):
-            yield from assembler.take(parser.finish())
+        tail = []
+        if parser and not (repeats and repeats.repeated) and not (ungrounded and ungrounded.dropped):
+            tail = parser.finish()
+            if ungrounded is not None:
+                tail = ungrounded.take(tail) + ungrounded.flush()
+        if ungrounded is not None and ungrounded.dropped and not ungrounded.said:
+            # The turn's call took nothing from the conversation: it answers instead.
+            yield from _spent(self._run(req.answer_instead, cancel, backend), gen.completion_tokens)
+            return
+        yield from assembler.take(tail)
         assembler.repeated_calls_dropped = repeats.repeated if repeats else 0
         stats = backend.stats
         usage = Usage(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
@@ -272,6 +297,16 @@ class ChatModel:
         return {"name": self.name, "backend": self.backend.name, "format": self.format_name,
                 "engine": self.engine_name, "parallel": str(getattr(self.backend, "slots", 1)),
                 **self.backend.metadata()}
+
+
+def _spent(events: Iterator[ChatEvent], tokens: int) -> Iterator[ChatEvent]:
+    """`events` with `tokens` more completion tokens in the final usage (a generation given up)."""
+    for event in events:
+        if isinstance(event, Finished):
+            usage = event.result.usage
+            event = Finished(dataclasses.replace(event.result, usage=dataclasses.replace(
+                usage, completion_tokens=usage.completion_tokens + tokens)))
+        yield event
 
 
 def _template_for(spec: ModelSpec, backend: Backend) -> str | None:

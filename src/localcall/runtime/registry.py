@@ -26,7 +26,10 @@ OPTIONAL_FIELDS = {
     "sampling": dict,
 }
 # answer_bias: added to the answer side of a call-or-answer decision (grammars/decision.py).
-SAMPLING_FIELDS = {"temperature": float, "top_p": float, "top_k": int, "max_tokens": int, "answer_bias": float}
+# grounded_calls: a call that takes nothing from the conversation is not made (model/grounding.py).
+# more_calls_bias: added to "another call" after each call (grammars/continuation.py).
+SAMPLING_FIELDS = {"temperature": float, "top_p": float, "top_k": int, "max_tokens": int, "answer_bias": float,
+                   "grounded_calls": bool, "more_calls_bias": float}
 
 
 class RegistryError(ValueError):
@@ -125,7 +128,8 @@ def _parse_entry(name: str, raw, file: str) -> ModelSpec:
         typ = SAMPLING_FIELDS.get(key)
         if typ is None:
             raise RegistryError(f"{where}: unknown field 'sampling.{key}'; expected {', '.join(SAMPLING_FIELDS)}")
-        if not isinstance(value, (int, float)) or (typ is int and not isinstance(value, int)):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (isinstance(value, bool) if typ is bool else number and (typ is not int or isinstance(value, int))):
             raise RegistryError(f"{where}: field 'sampling.{key}' must be a {typ.__name__}")
     source = _parse_source(raw["source"], where)
     if source.kind == "path" and not Path(source.value).is_absolute() and not source.value.startswith("~"):

@@ -253,6 +253,9 @@ class SamplingFields(_Request):
     top_k: int | None = Field(None, ge=0)  # an extension, as llama.cpp's and vLLM's servers accept
     # An extension: keep a tool call that repeats an earlier one of the same message.
     allow_repeated_tool_calls: bool | None = None
+    # An extension: added to the answer's side where a turn chooses between calling and
+    # answering (grammars/decision.py); the model's own default when absent.
+    answer_bias: float | None = Field(None, ge=-100, le=100)
     seed: int | None = Field(None, ge=-INT64, lt=INT64)
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(None, ge=1)
@@ -393,7 +396,7 @@ class ChatRequest(SamplingFields):
         max_tokens = self.max_completion_tokens or self.max_tokens or default_max_tokens
         return {"parallel_tool_calls": self.parallel_tool_calls is not False, "response_format": response_format,
                 **self.sampling(max_tokens, top_logprobs),
-                "allow_repeated_calls": bool(self.allow_repeated_tool_calls)}
+                "allow_repeated_calls": bool(self.allow_repeated_tool_calls), "answer_bias": self.answer_bias}
 
 
 # --- responses -----------------------------------------------------------------------------
