@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import formats
-from ..grammars import DEFAULT_ENGINE, continuation, decision, make_engine
+from ..grammars import DEFAULT_ENGINE, decision, make_engine
 from ..grammars.errors import GrammarEngineError
 from ..grammars.schema import SchemaError, check_tool, validate_instance
 from ..grammars.spec import build_response_format_grammar, build_tool_grammar, json_node
@@ -249,9 +249,7 @@ class ChatModel:
 
     def _run(self, req: PreparedRequest, cancel: threading.Event | None, backend: Backend) -> Iterator[ChatEvent]:
         hook = self.engine.constraint(req.grammar) if req.grammar is not None else None
-        syntax = self.format.call_syntax(self.backend.special)
-        hook = decision.biased(hook, syntax, self.backend, req.params.answer_bias)
-        hook = continuation.biased(hook, syntax, self.backend, req.params.more_calls_bias)
+        hook = decision.biased(hook, self.format.call_syntax(self.backend.special), self.backend, req.params.answer_bias)
         parser = self.format.parser(req.tools) if req.parse_tools else None
         if parser is not None and req.inside_reasoning:
             parser.begin_in_reasoning(req.inside_reasoning)

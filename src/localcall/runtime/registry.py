@@ -27,9 +27,8 @@ OPTIONAL_FIELDS = {
 }
 # answer_bias: added to the answer side of a call-or-answer decision (grammars/decision.py).
 # grounded_calls: a call that takes nothing from the conversation is not made (model/grounding.py).
-# more_calls_bias: added to "another call" after each call (grammars/continuation.py).
 SAMPLING_FIELDS = {"temperature": float, "top_p": float, "top_k": int, "max_tokens": int, "answer_bias": float,
-                   "grounded_calls": bool, "more_calls_bias": float}
+                   "grounded_calls": bool}
 
 
 class RegistryError(ValueError):

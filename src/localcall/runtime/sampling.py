@@ -43,9 +43,6 @@ class SamplingParams:
     # In tool_choice="auto", a first call none of whose values occurs in the conversation is
     # dropped and the turn answers instead (model/grounding.py).
     grounded_calls: bool = False
-    # Added to the logits of "another call" where a call section may go on or end
-    # (grammars/continuation.py): > 0 makes more calls per message.
-    more_calls_bias: float = 0.0
 
     def with_overrides(self, **values) -> "SamplingParams":
         """A copy with every value that is not None replaced."""
