@@ -77,6 +77,6 @@ def test_qwen35_generates_inside_the_reasoning_its_prompt_opened(real_server):
     assert not message.content and not message.tool_calls
     assert message.model_extra.get("reasoning_content")
     forced = client.chat.completions.create(model="Qwen3.5-4B", messages=ASK, tools=TOOLS, tool_choice="required",
-                                            max_tokens=64, temperature=1.0, seed=5)
+                                            parallel_tool_calls=False, max_tokens=64, temperature=1.0, seed=5)
     call, = forced.choices[0].message.tool_calls
     jsonschema.validate(json.loads(call.function.arguments), SCHEMAS[call.function.name])

@@ -81,8 +81,11 @@ def test_text_streams_token_by_token_and_leaving_early_stops_the_generation(defa
 
     model = Recorded(default_model)
     agent = Agent(model, [calculator], audit=tools_audit)
+    # An answer that cannot end before 2,000 tokens, whatever the draw: the schema asks for more.
+    endless = {"type": "json_schema", "json_schema": {"name": "story", "schema": {
+        "type": "object", "properties": {"story": {"type": "string", "minLength": 20000}}, "required": ["story"]}}}
     events = agent.events("Tell me a long story about a dragon.", tool_choice="none", temperature=0.8, seed=1,
-                          max_tokens=2000, stream=True)
+                          max_tokens=2000, stream=True, response_format=endless)
     pieces = 0
     for event in events:
         assert not isinstance(event, ModelReplied)  # the reply is not over: it is still being written

@@ -21,6 +21,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,7 +109,7 @@ class AuditLog:
         # its own, durable when execute() returns. One connection shared by the threads that run tools.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(self._db)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")  # another process may be writing too
         self._running: set[int] = set()  # rows this log started and has not finished
@@ -183,6 +184,21 @@ class AuditLog:
             log.warning("audit log %s: %d tool call(s) started and never finished; the process running "
                         "them ended during the call, which may have done part or all of its work: %s%s",
                         self.path, len(dead), shown, " ..." if len(dead) > 5 else "")
+
+
+def _use_wal(db: sqlite3.Connection, patience: float = 5.0) -> None:
+    """Switch the file to WAL. The switch needs the file to itself, and SQLite answers "database
+    is locked" at once, without waiting, while another connection opens it: a second process
+    (or thread) opening an old file at the same moment retries until it is done."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _create_or_migrate(db: sqlite3.Connection) -> None:
