@@ -152,25 +152,28 @@ def test_forced_text_cut_by_max_tokens_ends_with_length(default_model):
     assert cut.finish_reason == "length"
 
 
-def test_sampler_draws_from_the_softmax_at_its_temperature():
-    """The blocked inverse-CDF draw (runtime/sampling.py) is a draw from softmax(logits / T):
-    on a tiny vocabulary, and on one of several blocks where whole blocks are masked and the
-    likely tokens sit at block edges and in the padded last block."""
+@pytest.mark.parametrize("head_width", [16.0, 4.0])
+def test_sampler_draws_from_the_softmax_at_its_temperature(head_width, monkeypatch):
+    """The draw (runtime/sampling.py) is exactly one from softmax(logits / T), whatever part of
+    the vocabulary its envelope takes for the tail: the default width (the tail all but never
+    proposed) and 4 (the unlikely tokens in the tail, proposed most of the time and mostly
+    rejected); masked tokens are never drawn, also when they are most of the tail."""
     import numpy as np
 
-    from localcall.runtime.sampling import _BLOCK, Sampler, SamplingParams
+    from localcall.runtime.sampling import Sampler, SamplingParams
 
+    monkeypatch.setattr(Sampler, "head_width", head_width)
     small = np.array([*np.log([0.5, 0.3, 0.15, 0.05]), -np.inf], dtype=np.float32)  # the last is masked
-    large = np.full(3 * _BLOCK + 7, -np.inf, dtype=np.float32)  # block 1 masked whole
-    likely = [0, _BLOCK - 1, 2 * _BLOCK, 3 * _BLOCK + 6]
-    large[likely] = np.log([0.4, 0.3, 0.2, 0.1])
-    large[2 * _BLOCK + 1: 3 * _BLOCK] = np.log(0.001)  # a long unlikely tail
+    large = np.full(1000, -np.inf, dtype=np.float32)
+    large[[0, 255, 512, 999]] = np.log([0.4, 0.3, 0.2, 0.1])
+    large[600:900] = np.log(0.001)  # a long unlikely tail
     for logits in (small, large):
         for temperature in (1.0, 0.5):
             sampler = Sampler(SamplingParams(temperature=temperature, seed=7))
             counts = np.bincount([sampler(logits.copy()) for _ in range(20000)], minlength=logits.shape[0])
             expected = np.exp(logits / temperature) / np.exp(logits / temperature).sum()
             assert np.abs(counts / 20000 - expected).max() < 0.01, (temperature, counts, expected)
+            assert abs(counts[600:900].sum() / 20000 - expected[600:900].sum()) < 0.01
             assert counts[~np.isfinite(logits)].sum() == 0
     sampler = Sampler(SamplingParams(temperature=0.7, seed=1))
     assert sampler(np.full(10, -np.inf, dtype=np.float32)) == 0  # nothing drawable: generate.py stops

@@ -9,12 +9,21 @@ thread: its sampler, logits hook (grammar), stop strings, max_tokens and cancell
 sequence by construction, and llguidance computes the masks of the sequences in their threads
 while the scheduler decodes.
 
+A sequence without a constraint is drawn ahead (`Sequence.draw_ahead`): once its prompt is in,
+the scheduler itself samples each of its tokens (the generation's own sampler, called in the
+scheduler thread right after the decode) and evaluates it in the very next step, while the
+generation's thread emits the token before. A constrained sequence cannot be: its grammar
+state lives in its thread between two tokens, so it hands in each token as above. Drawing
+ahead takes the consumers' Python (stop strings, parsing, streaming) out of the gap between
+two decodes; it costs at most one evaluated token that a stop string then leaves unused,
+which stays in that slot's cache like any other.
+
 One step of the scheduler: wait briefly (`gather` seconds at most) until every running sequence
-has handed in its next tokens; admit prompts into free slots; build one batch: the next tokens
+that samples in its own thread has handed in its next tokens; admit prompts into free slots; build one batch: the next tokens
 of every running sequence first, then chunks of the prompts being prefilled in arrival order
 (at most `prefill_chunk` tokens each, `n_batch` in all), so a long prompt never stalls the
 others for more than a chunk; decode; hand each sequence whose tokens are all evaluated its
-logits.
+logits, or draw its next token and queue it for the next step.
 
 The cache is shared: its n_ctx cells (the model's context, as for one sequence) hold every
 slot's tokens, so N slots cost the memory of one context, as llama-server's slots do. Each
@@ -39,7 +48,7 @@ import time
 from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -58,6 +67,14 @@ class _Slot:
 
 
 @dataclass(eq=False)
+class _Ahead:
+    """How the scheduler goes on with a sequence drawn ahead (Sequence.draw_ahead)."""
+
+    draw: Callable[[np.ndarray], list[int]]  # logits (valid until the next decode) -> the next tokens, [] to stop
+    failed: Callable[[BaseException], None]  # how the sequence learns that it ended in error
+
+
+@dataclass(eq=False)
 class _Work:
     """Tokens a sequence handed in, waiting to be evaluated."""
 
@@ -67,6 +84,7 @@ class _Work:
     cancel: threading.Event | None = None
     todo: list[int] | None = None  # what is left to evaluate; None until admitted
     waits: bool = False  # a prompt that gave its cells back: not admitted until a generation ends
+    ahead: _Ahead | None = None  # drawn by the scheduler: no consumer waits on `done`
     logits: np.ndarray | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)  # its consumer waits on this alone
@@ -80,6 +98,7 @@ class Sequence:
         self.slot: _Slot | None = None
         self.stats = EvalStats()
         self.forget_cache = False
+        self.ahead: _Ahead | None = None  # set while the scheduler draws this sequence's tokens
 
     def __getattr__(self, name):  # vocabulary and facts: the model's own
         return getattr(self._owner.base, name)
@@ -94,6 +113,24 @@ class Sequence:
             raise RuntimeError("append before prefill")
         check_fits(len(self.slot.tokens), len(tokens), self._owner.n_ctx)
         return self._owner._run(_Work(self, list(tokens), prefill=False))
+
+    def draw_ahead(self, tokens: list[int], draw: Callable[[np.ndarray], list[int]],
+                   failed: Callable[[BaseException], None]) -> None:
+        """Hand the rest of this generation to the scheduler and return at once: it evaluates
+        `tokens`, then, in its own thread, calls draw(logits) as soon as each step's logits are
+        there and evaluates what draw returns in the very next step, until draw returns [],
+        stop_drawing() or the lease ends. So the next token is decoding while the caller emits
+        this one (runtime/generate.py uses this for a sequence without a constraint). An error
+        (the shared cache full, the model closing) goes to failed(error)."""
+        if self.slot is None:
+            raise RuntimeError("draw_ahead before prefill")
+        check_fits(len(self.slot.tokens), len(tokens), self._owner.n_ctx)
+        self.ahead = _Ahead(draw, failed)
+        self._owner._submit(_Work(self, list(tokens), prefill=False, ahead=self.ahead))
+
+    def stop_drawing(self) -> None:
+        """No more tokens drawn ahead; what is being evaluated stays cached."""
+        self._owner._stop_drawing(self)
 
     def reset(self) -> None:
         """The next prefill evaluates everything."""
@@ -138,6 +175,7 @@ class BatchedBackend:
             yield sequence
         finally:
             with self._cond:
+                self._stop_drawing(sequence)
                 self._waiting_for_tokens.discard(sequence)
                 if sequence.slot is not None:
                     sequence.slot.owner = None
@@ -156,16 +194,25 @@ class BatchedBackend:
     # --- the consumers' side ---------------------------------------------------------------
 
     def _run(self, work: _Work) -> np.ndarray:
+        self._submit(work)
+        work.done.wait()
+        if work.error is not None:
+            raise work.error
+        return work.logits
+
+    def _submit(self, work: _Work) -> None:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the model is closing")
             self._waiting_for_tokens.discard(work.sequence)
             self._pending.append(work)
             self._cond.notify_all()  # the scheduler: the condition's only waiter
-        work.done.wait()
-        if work.error is not None:
-            raise work.error
-        return work.logits
+
+    def _stop_drawing(self, sequence: Sequence) -> None:
+        with self._cond:  # re-entrant: the lease holds it already
+            sequence.ahead = None
+            for work in [w for w in self._pending if w.sequence is sequence and w.ahead is not None]:
+                self._pending.remove(work)
 
     # --- the scheduler thread --------------------------------------------------------------
 
@@ -175,8 +222,9 @@ class BatchedBackend:
                 parts = self._next_step()
                 if parts is None:
                     return
-                calls = [(w.sequence.slot.seq, chunk, len(w.sequence.slot.tokens), len(chunk) == len(w.todo))
-                         for w, chunk in parts]
+                slots = [w.sequence.slot for w, _ in parts]  # a lease may end during the decode
+                calls = [(slot.seq, chunk, len(slot.tokens), len(chunk) == len(w.todo))
+                         for (w, chunk), slot in zip(parts, slots)]
             try:
                 logits = self.base.decode_sequences(calls)  # outside the lock: consumers sample meanwhile
             except CacheFull as exc:  # nothing of this batch stays cached: make room, then retry
@@ -188,18 +236,30 @@ class BatchedBackend:
                     for work, _ in parts:
                         self._finish(work, error=exc)
                 continue
+            drawing = []
             with self._cond:
                 self.steps += 1
                 self.sequences_decoded += len(parts)
-                for (work, chunk), out in zip(parts, logits):
-                    slot = work.sequence.slot
+                for (work, chunk), slot, out in zip(parts, slots, logits):
                     slot.tokens.extend(chunk)
                     work.todo = work.todo[len(chunk):]
                     if work.prefill:
                         work.sequence.stats.evaluated_tokens += len(chunk)
-                    if not work.todo:
-                        work.logits = out
+                    if work.todo:
+                        continue
+                    if work.ahead is None:
+                        work.logits = out.copy()  # the next decode overwrites llama.cpp's buffer
                         self._finish(work)
+                    elif work in self._pending:  # not stopped meanwhile
+                        self._pending.remove(work)
+                        drawing.append((work, out))
+            # Drawn here, before the next decode overwrites the logits, and outside the lock.
+            drawn = [(work, work.ahead.draw(out)) for work, out in drawing]
+            with self._cond:
+                for work, tokens in drawn:
+                    sequence = work.sequence
+                    if tokens and sequence.ahead is work.ahead and sequence.slot is not None:
+                        self._pending.append(_Work(sequence, tokens, prefill=False, ahead=work.ahead))
 
     def _next_step(self) -> list[tuple[_Work, list[int]]] | None:
         """Under the lock: wait for work, then the parts of the next batch (None: closing)."""
@@ -303,6 +363,11 @@ class BatchedBackend:
         work.error = error
         if work in self._pending:
             self._pending.remove(work)
+        if work.ahead is not None:  # error is set: a drawn sequence ends (see _loop for the rest)
+            if work.sequence.ahead is work.ahead:
+                work.sequence.ahead = None
+                work.ahead.failed(error)
+            return
         if error is None and work.sequence.slot is not None:
             # Running: the next step waits (briefly) for its next token, counted from now, not
             # from when its thread wakes up, or a step would start before the others woke.

@@ -5,11 +5,17 @@ the token and may hand back tokens it forces (jump-forward) → the backend eval
 sampled token and the forced ones as one batch. Stop tokens, stop strings, max_tokens, a full
 context and cancellation end the loop between tokens; cancellation also stops the prefill
 between two chunks of the prompt.
+
+On a batched sequence (runtime/batch.py) without a hook, the same choices are made in the
+batch scheduler's thread instead ("drawn ahead"), so the next token is decoding while this
+loop emits the last one; the emitting half of the loop is shared.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import queue
 import threading
 from dataclasses import dataclass
 from typing import Iterator, Protocol
@@ -72,7 +78,6 @@ class Generation:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = StopMatcher(params.stop)
         budget = min(params.max_tokens or backend.n_ctx, backend.n_ctx - len(self.prompt))
-        stop_ids = backend.special.stop_ids
         try:
             logits = backend.prefill(self.prompt, self.cancel)
         except Cancelled:
@@ -81,49 +86,108 @@ class Generation:
         except CacheFull:
             self.finish_reason = "length"
             return
-        while True:
-            if self.cancel.is_set():
-                self.finish_reason = "cancelled"
-                break
-            if hook is not None:
-                hook.mask(logits)
-            token = sampler(logits)
-            chosen = sampler.logprob(logits, token) if params.logprobs is not None else None
-            if token in stop_ids or (hook is not None and not np.isfinite(logits[token])):
-                self.finish_reason = "stop"
-                break
-            forced = hook.accept(token) if hook is not None else []
-            batch = [token, *forced][: budget - self.completion_tokens]
-            cut = len(batch) < 1 + len(forced)  # the budget ends inside forced text
-            self.completion_tokens += len(batch)
-            self.forced_tokens += len(batch) - 1
-            self.tokens.extend(batch)
-            sampler.observe(batch)
-            ended = False
-            for i, tok in enumerate(batch):
-                if tok in stop_ids:  # a constraint may force the end-of-turn token itself
-                    ended = True
+        # A batched sequence without a constraint is drawn ahead: its scheduler samples each
+        # token as soon as the logits are there and evaluates it in the next step, while this
+        # thread emits the one before (runtime/batch.py). A constraint needs this thread's
+        # grammar state between two tokens, so it goes step by step.
+        ahead = hook is None and hasattr(backend, "draw_ahead")
+        choices = self._drawn_ahead(logits, sampler, budget) if ahead else self._stepwise(logits, sampler, budget)
+        stop_ids = backend.special.stop_ids
+        with contextlib.closing(choices):
+            for batch, chosen, cut in choices:
+                self.completion_tokens += len(batch)
+                self.forced_tokens += len(batch) - 1
+                self.tokens.extend(batch)
+                ended = False
+                for i, tok in enumerate(batch):
+                    if tok in stop_ids:  # a constraint may force the end-of-turn token itself
+                        ended = True
+                        break
+                    text, hit = stops.push(decoder.decode(backend.token_bytes(tok)))
+                    yield GeneratedToken(tok, text, forced=i > 0,
+                                         logprob=chosen if i == 0 or chosen is None else sampler.forced(tok))
+                    if hit is not None:
+                        self.stop_text, ended = hit, True
+                        break
+                if ended or (hook is not None and hook.done() and not cut):
+                    self.finish_reason = "stop"
                     break
-                text, hit = stops.push(decoder.decode(backend.token_bytes(tok)))
-                yield GeneratedToken(tok, text, forced=i > 0,
-                                     logprob=chosen if i == 0 or chosen is None else sampler.forced(tok))
-                if hit is not None:
-                    self.stop_text, ended = hit, True
+                if self.completion_tokens >= budget:
+                    self.finish_reason = "length"
                     break
-            if ended or (hook is not None and hook.done() and not cut):
-                self.finish_reason = "stop"
-                break
-            if self.completion_tokens >= budget:
-                self.finish_reason = "length"
-                break
-            try:
-                logits = backend.append(batch)
-            except CacheFull:  # a shared cache is full (runtime/batch.py): this sequence ends here
-                self.finish_reason = "length"
-                break
         tail = stops.flush(decoder.decode(b"", final=True)) if self.stop_text is None else ""
         if tail:
             yield GeneratedToken(-1, tail)
+
+    def _stepwise(self, logits: np.ndarray, sampler: Sampler,
+                  budget: int) -> Iterator[tuple[list[int], TokenLogprob | None, bool]]:
+        """Choices made in this thread: mask, sample, accept (forced tokens follow the sampled
+        one), and the backend evaluates them once the caller asks for the next. Yields (tokens,
+        the sampled one's logprob, whether max_tokens cut forced text); sets finish_reason where
+        the choosing ends the turn."""
+        hook, stop_ids = self.hook, self.backend.special.stop_ids
+        produced = 0
+        while True:
+            if self.cancel.is_set():
+                self.finish_reason = "cancelled"
+                return
+            if hook is not None:
+                hook.mask(logits)
+            token = sampler(logits)
+            chosen = sampler.logprob(logits, token) if self.params.logprobs is not None else None
+            if token in stop_ids or (hook is not None and not np.isfinite(logits[token])):
+                self.finish_reason = "stop"
+                return
+            forced = hook.accept(token) if hook is not None else []
+            batch = [token, *forced][: budget - produced]
+            produced += len(batch)
+            sampler.observe(batch)
+            yield batch, chosen, len(batch) < 1 + len(forced)
+            try:
+                logits = self.backend.append(batch)
+            except CacheFull:  # a shared cache is full (runtime/batch.py): this sequence ends here
+                self.finish_reason = "length"
+                return
+
+    def _drawn_ahead(self, logits: np.ndarray, sampler: Sampler,
+                     budget: int) -> Iterator[tuple[list[int], TokenLogprob | None, bool]]:
+        """The same choices without a constraint, drawn by the batch scheduler (`draw_ahead`):
+        the first here, the rest in its thread, handed over through a queue."""
+        drawn: queue.SimpleQueue = queue.SimpleQueue()  # (token, logprob), then a finish reason or CacheFull
+        stop_ids, produced = self.backend.special.stop_ids, 0
+
+        def draw(logits: np.ndarray) -> list[int]:  # one token, or [] and the end
+            nonlocal produced
+            if self.cancel.is_set():
+                drawn.put("cancelled")
+                return []
+            token = sampler(logits)
+            if token in stop_ids:
+                drawn.put("stop")
+                return []
+            drawn.put(([token], sampler.logprob(logits, token) if self.params.logprobs is not None else None))
+            produced += 1
+            sampler.observe([token])
+            return [token] if produced < budget else []
+
+        first = draw(logits)
+        if first:
+            self.backend.draw_ahead(first, draw, drawn.put)
+        try:
+            while True:
+                item = drawn.get()
+                if isinstance(item, tuple):
+                    yield (*item, False)
+                    continue
+                if isinstance(item, CacheFull):  # the shared cache is full: this sequence ends here
+                    self.finish_reason = "length"
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    self.finish_reason = item
+                return
+        finally:
+            self.backend.stop_drawing()
 
     def text(self) -> str:
         """Run to the end and return the whole text."""

@@ -265,8 +265,9 @@ class LlamaCppBackend:
 
     def decode_sequences(self, parts: list[tuple[int, list[int], int, bool]]) -> list[np.ndarray | None]:
         """One llama_decode over parts (sequence id, tokens, position of the first, logits wanted),
-        together at most n_batch tokens. Returns per part a copy of the next-token logits after its
-        last token, or None where none were wanted. On failure nothing of the batch stays cached;
+        together at most n_batch tokens. Returns per part the next-token logits after its last
+        token (a view into llama.cpp's buffer, valid until the next decode), or None where none
+        were wanted. On failure nothing of the batch stays cached;
         CacheFull when the shared cache has no cells left for the batch."""
         batch, i, outputs = self._batch, 0, []
         for seq, tokens, pos, wanted in parts:
@@ -287,7 +288,7 @@ class LlamaCppBackend:
                 raise CacheFull(f"no room in the KV cache of {self.cache_tokens} cells for {i} tokens")
             raise RuntimeError(f"llama_decode failed with code {rc}")
         return [None if at is None else
-                np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, at), shape=(self.n_vocab,)).copy()
+                np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, at), shape=(self.n_vocab,))
                 for at in outputs]
 
     # --- facts -----------------------------------------------------------------------------
