@@ -189,6 +189,48 @@ def test_a_follow_up_turn_reuses_its_own_slot(batched):
     assert again.usage.cached_tokens >= reply.usage.prompt_tokens
 
 
+def test_a_conversation_rotated_out_of_the_slots_is_restored_from_memory(batched):
+    """A conversation's slot goes to another prompt (the one sharing the longest prefix with
+    it: a question that differs in its last words), its state to the prompt cache
+    (runtime/prompt_cache.py); its next turn is restored from there, evaluates only what is
+    new, and answers as it does when everything is evaluated."""
+    cache = batched.backend.prompt_cache
+    first = [{"role": "user", "content": "What is the capital of Egypt?"}]
+    reply = batched.chat(first, temperature=0, max_tokens=16)
+    batched.chat([{"role": "user", "content": "What is the capital of France?"}], temperature=0, max_tokens=8)
+    prompt = batched.prepare(first).prompt
+    assert not any(slot.tokens[:len(prompt) - 1] == prompt[:-1] for slot in batched.backend._slots)
+    follow_up = first + [reply.message(), {"role": "user", "content": "And of Japan?"}]
+    restored_before = cache.restored
+    again = batched.chat(follow_up, temperature=0, max_tokens=16)
+    assert cache.restored == restored_before + 1
+    assert again.usage.cached_tokens >= reply.usage.prompt_tokens
+    cache.clear()
+    for slot in batched.backend._slots:  # nothing of it anywhere: evaluated in full
+        batched.backend._evict(slot)
+    cache.clear()
+    fresh = batched.chat(follow_up, temperature=0, max_tokens=16)
+    assert fresh.usage.cached_tokens < reply.usage.prompt_tokens
+    assert fresh.content == again.content
+
+
+def test_the_prompt_cache_keeps_its_budget_and_the_longest_states():
+    from localcall.runtime.prompt_cache import PromptCache
+
+    cache = PromptCache(budget=100)
+    cache.put([1, 2, 3], "abc", 40)
+    assert not cache.wants([1, 2]) and cache.wants([1, 2, 3, 4])
+    cache.put([1, 2, 3, 4], "abcd", 40)  # serves every prompt the shorter one served
+    assert len(cache) == 1 and cache.size == 40
+    cache.put([7, 8], "x", 40)
+    assert cache.best([1, 2, 3, 4, 5])[1] == 4  # and now the most recently used
+    cache.put([9], "y", 40)  # over budget: the least recently used, [7, 8], goes
+    assert cache.best([7, 8, 0]) == (None, 0) and cache.best([1, 2, 3, 4, 9])[1] == 4
+    cache.put([5] * 10, "too big", 101)
+    assert cache.best([5] * 11) == (None, 0)
+    assert not PromptCache(budget=0).wants([1, 2])
+
+
 @pytest.fixture(scope="module")
 def parallel_server(start_server, batched):
     """`localcall serve --parallel 4` in-process: four generations at once, none waiting."""

@@ -54,6 +54,7 @@ import numpy as np
 
 from .backend import PREFILL_CHUNK, CacheFull, Cancelled, EvalStats, check_fits, reusable_prefix
 from .llamacpp import LlamaCppBackend
+from .prompt_cache import PromptCache, budget_from_environment
 
 GATHER_SECONDS = 0.005  # how long a step waits for sequences still sampling their next token
 
@@ -143,7 +144,7 @@ class BatchedBackend:
     has `lease`)."""
 
     def __init__(self, base: LlamaCppBackend, *, prefill_chunk: int = PREFILL_CHUNK,
-                 gather: float = GATHER_SECONDS):
+                 gather: float = GATHER_SECONDS, prompt_cache_bytes: int | None = None):
         if getattr(base, "slots", 1) < 2:
             raise ValueError("a BatchedBackend needs a LlamaCppBackend opened with slots >= 2")
         self.base = base
@@ -158,6 +159,7 @@ class BatchedBackend:
         self._closing = False
         self.steps = 0  # decodes so far, and how many sequences they held: tests read these
         self.sequences_decoded = 0
+        self.prompt_cache = PromptCache(budget_from_environment() if prompt_cache_bytes is None else prompt_cache_bytes)
         self.room_made = Counter()  # how a full cache was dealt with: "idle evicted", "prompt waited", "sequence ended"
         self._thread = threading.Thread(target=self._loop, name="localcall-batch", daemon=True)
         self._thread.start()
@@ -316,18 +318,36 @@ class BatchedBackend:
         slot.last_used = self._clock
         forget, sequence.forget_cache = sequence.forget_cache, False
         common = 0 if forget else reusable_prefix(slot.tokens, work.tokens)
+        if len(slot.tokens) > common + 1 and self.prompt_cache.wants(slot.tokens):
+            self.prompt_cache.put(slot.tokens, *self.base.save_sequence(slot.seq))  # before it is lost
         self.base.keep_prefix(slot.seq, common)
         del slot.tokens[common:]
-        # Another slot, even a busy one, may hold more of this prompt: share its cells.
-        donor = max(self._slots, key=lambda s: reusable_prefix(s.tokens, work.tokens))
-        shared = reusable_prefix(donor.tokens, work.tokens)
-        if not forget and shared > common:
-            self.base.share_prefix(donor.seq, slot.seq, shared)
-            slot.tokens[:] = donor.tokens[:shared]
-            common = shared
+        if not forget:
+            common = self._reuse_more(slot, work.tokens, common)
         sequence.stats = EvalStats(prompt_tokens=len(work.tokens), reused_tokens=common)
         work.todo = work.tokens[common:]
         return True
+
+    def _reuse_more(self, slot: _Slot, tokens: list[int], common: int) -> int:
+        """Where another slot, even a busy one, holds more of this prompt, `slot` shares its
+        cells; where a state saved in host memory does, it is copied back. Returns how many
+        leading tokens `slot` holds for the prompt now."""
+        donor = max(self._slots, key=lambda s: reusable_prefix(s.tokens, tokens))
+        shared = reusable_prefix(donor.tokens, tokens)
+        saved, restorable = self.prompt_cache.best(tokens)
+        if restorable > max(shared, common) and self.base.restore_sequence(slot.seq, saved.state, saved.size):
+            self.base.keep_prefix(slot.seq, restorable)
+            slot.tokens[:] = saved.tokens[:restorable]
+            self.prompt_cache.restored += 1
+            return restorable
+        if restorable > max(shared, common):  # no room to restore: the slot was emptied
+            slot.tokens.clear()
+            common = 0
+        if shared > common:
+            self.base.share_prefix(donor.seq, slot.seq, shared)
+            slot.tokens[:] = donor.tokens[:shared]
+            return shared
+        return common
 
     def _make_room(self, parts: list[tuple[_Work, list[int]]], full: CacheFull) -> None:
         """Under the lock, after a batch found no cells in the shared cache (see the module
@@ -356,6 +376,8 @@ class BatchedBackend:
             self._finish(prompts[0], error=full)
 
     def _evict(self, slot: _Slot) -> None:
+        if slot.owner is None and self.prompt_cache.wants(slot.tokens):  # an idle slot's cache: kept in memory
+            self.prompt_cache.put(slot.tokens, *self.base.save_sequence(slot.seq))
         self.base.keep_prefix(slot.seq, 0)
         slot.tokens.clear()
 

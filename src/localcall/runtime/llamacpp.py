@@ -263,6 +263,21 @@ class LlamaCppBackend:
         self.keep_prefix(dst, 0)
         L.llama_memory_seq_cp(self._memory, src, dst, 0, n)
 
+    def save_sequence(self, seq: int) -> tuple[object, int]:
+        """A copy of sequence `seq`'s cells (runtime/prompt_cache.py) and its size in bytes."""
+        size = L.llama_state_seq_get_size(self._ctx, seq)
+        state = (ctypes.c_uint8 * size)()
+        return state, L.llama_state_seq_get_data(self._ctx, state, size, seq)
+
+    def restore_sequence(self, seq: int, state, size: int) -> bool:
+        """Sequence `seq` (emptied first) holds a saved copy again; False when the cache has
+        no room for it (then `seq` is left empty)."""
+        self.keep_prefix(seq, 0)
+        if L.llama_state_seq_set_data(self._ctx, state, size, seq) > 0:
+            return True
+        self.keep_prefix(seq, 0)
+        return False
+
     def decode_sequences(self, parts: list[tuple[int, list[int], int, bool]]) -> list[np.ndarray | None]:
         """One llama_decode over parts (sequence id, tokens, position of the first, logits wanted),
         together at most n_batch tokens. Returns per part the next-token logits after its last
