@@ -80,6 +80,24 @@ def test_stream_wire_format(live_server):
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-2])
 
 
+@pytest.mark.parametrize("text", [" the", 'a "quote", a \\ and\na line', "ünï 😀 中文", "\x01\x1f", "</script>", "\u2028"])
+def test_text_chunks_are_spliced_exactly_as_pydantic_writes_them(text):
+    """A text-only chunk is spliced into a template (server/streaming.py): it must be the very
+    chunk the models would render, for content and reasoning, in every choice."""
+    from localcall.messages import ContentDelta, ReasoningDelta
+    from localcall.server import schemas
+    from localcall.server.streaming import ChunkWriter
+
+    writer = ChunkWriter(id="chatcmpl-1", model="smollm2-135m", created=1, fingerprint=None)
+    for index in (0, 2):
+        writer.begin(index)
+        for event, name in ((ContentDelta(text), "content"), (ReasoningDelta(text), "reasoning_content")):
+            chunk = writer.event(event)
+            assert chunk == writer._chunk(schemas.Delta(**{name: text}))
+            assert json.loads(chunk[len("data: "):])["choices"][0] == {
+                "index": index, "delta": {name: text}, "logprobs": None, "finish_reason": None}
+
+
 def test_stream_without_usage_has_no_usage_chunk(live_server):
     events = sse_events(live_server.url, {"model": MODEL, "messages": ASK, "max_tokens": 3, "stream": True})
     chunks = [json.loads(e) for e in events[:-1]]

@@ -24,12 +24,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
+from pydantic_core import to_json
+
 from ..messages import ChatEvent, ChatResult, ContentDelta, ReasoningDelta, ToolCallDelta, ToolCallStart
 from ..runtime.sampling import TokenLogprob
 from . import schemas as s
 from .errors import APIError
 
 DONE = "data: [DONE]\n\n"
+_MARKER = "\u2063localcall-text\u2063"  # stands for the text in a rendered chunk (ChunkWriter._text_chunk)
 
 
 def sse(payload: s.WireModel | dict) -> str:
@@ -47,6 +50,7 @@ class ChunkWriter:
     include_usage: bool = False  # stream_options.include_usage
     index: int = 0  # the choice being written
     _logprobs: list[TokenLogprob] = field(default_factory=list)  # not yet sent
+    _templates: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
 
     def _chunk(self, delta: s.Delta, finish_reason: str | None = None, **extra) -> str:
         logprobs = None
@@ -56,6 +60,20 @@ class ChunkWriter:
         choice = s.ChunkChoice(index=self.index, delta=delta, finish_reason=finish_reason, logprobs=logprobs)
         return sse(s.ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
                                          system_fingerprint=self.fingerprint, choices=[choice], **extra))
+
+    def _text_chunk(self, name: str, text: str) -> str:
+        """A chunk whose delta is only text: most of a stream, so it is spliced into the chunk
+        pydantic rendered once for this choice around a marker, with pydantic's own string
+        encoding, instead of building the models again (~40 µs a token on the event loop)."""
+        if self._logprobs:
+            return self._chunk(s.Delta(**{name: text}))
+        key = (name, self.index)
+        if key not in self._templates:
+            marker = to_json(_MARKER).decode()
+            before, after = self._chunk(s.Delta(**{name: _MARKER})).split(marker)
+            self._templates[key] = before, after
+        before, after = self._templates[key]
+        return before + to_json(text).decode() + after
 
     def begin(self, index: int = 0) -> str:
         """The first chunk of choice `index`."""
@@ -69,9 +87,9 @@ class ChunkWriter:
             self._logprobs.append(event)  # goes out with the next chunk
             return None
         if isinstance(event, ContentDelta):
-            return self._chunk(s.Delta(content=event.text)) if event.text else None
+            return self._text_chunk("content", event.text) if event.text else None
         if isinstance(event, ReasoningDelta):
-            return self._chunk(s.Delta(reasoning_content=event.text)) if event.text else None
+            return self._text_chunk("reasoning_content", event.text) if event.text else None
         if isinstance(event, ToolCallStart):
             first = s.ToolCallDelta(index=event.index, id=event.id, type="function",
                                     function=s.FunctionDelta(name=event.name, arguments=""))
