@@ -130,6 +130,28 @@ def test_cancelling_one_leaves_the_others_undisturbed(batched):
     assert cancelled.result().usage.completion_tokens < 10
 
 
+def test_a_sequence_drawn_ahead_whose_draw_fails_ends_alone(batched):
+    """A draw runs in the scheduler's thread (runtime/batch.py, Sequence.draw_ahead): when it
+    raises, that sequence learns the error and ends; the scheduler and the others go on."""
+    backend = batched.backend
+    question = "What is the capital of Japan?"
+    alone = ask(batched, question).content
+    failures, draws = [], []
+
+    def draw(logits):
+        draws.append(int(logits.argmax()))
+        if len(draws) == 3:
+            raise ValueError("a draw that fails")
+        return [draws[-1]]
+
+    with backend.lease() as sequence:
+        logits = sequence.prefill(batched.prepare([{"role": "user", "content": "Tell me a story."}]).prompt)
+        sequence.draw_ahead([int(logits.argmax())], draw, failures.append)
+        wait_until(lambda: failures)
+        assert len(draws) == 3 and isinstance(failures[0], ValueError) and sequence.ahead is None
+    assert ask(batched, question).content == alone
+
+
 def test_cancelled_prefill_in_a_batch_frees_its_slot_and_keeps_the_cache(batched):
     backend = batched.backend
     text = "The lighthouse keepers wrote down every storm and every ship. " * 40

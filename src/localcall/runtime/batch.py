@@ -15,8 +15,9 @@ scheduler thread right after the decode) and evaluates it in the very next step,
 generation's thread emits the token before. A constrained sequence cannot be: its grammar
 state lives in its thread between two tokens, so it hands in each token as above. Drawing
 ahead takes the consumers' Python (stop strings, parsing, streaming) out of the gap between
-two decodes; it costs at most one evaluated token that a stop string then leaves unused,
-which stays in that slot's cache like any other.
+two decodes. It costs the tokens decoded past the one a stop string ends the turn on (one, as
+the emitting thread keeps up: its work on a token takes a fraction of a millisecond, a step
+tens of them); they stay in that slot's cache like any other.
 
 One step of the scheduler: wait briefly (`gather` seconds at most) until every running sequence
 that samples in its own thread has handed in its next tokens; admit prompts into free slots; build one batch: the next tokens
@@ -256,12 +257,23 @@ class BatchedBackend:
                         self._pending.remove(work)
                         drawing.append((work, out))
             # Drawn here, before the next decode overwrites the logits, and outside the lock.
-            drawn = [(work, work.ahead.draw(out)) for work, out in drawing]
+            drawn = [(work, *self._draw(work, out)) for work, out in drawing]
             with self._cond:
-                for work, tokens in drawn:
+                for work, tokens, error in drawn:
                     sequence = work.sequence
-                    if tokens and sequence.ahead is work.ahead and sequence.slot is not None:
+                    if error is not None:
+                        self._finish(work, error=error)
+                    elif tokens and sequence.ahead is work.ahead and sequence.slot is not None:
                         self._pending.append(_Work(sequence, tokens, prefill=False, ahead=work.ahead))
+
+    @staticmethod
+    def _draw(work: _Work, logits: np.ndarray) -> tuple[list[int], BaseException | None]:
+        """A drawn-ahead sequence's next tokens; a failing draw ends that sequence, not the
+        scheduler."""
+        try:
+            return work.ahead.draw(logits), None
+        except Exception as exc:
+            return [], exc
 
     def _next_step(self) -> list[tuple[_Work, list[int]]] | None:
         """Under the lock: wait for work, then the parts of the next batch (None: closing)."""
