@@ -309,10 +309,13 @@ def test_sigterm_stops_the_deployment_and_the_ray_instance(ray_server):
         httpx2.get(ray_server.url + "/health", timeout=5)
 
 
-def test_options_become_the_deployment_ray_runs():
-    """Ray validates the options (autoscaling, actor resources) when they are applied."""
+def test_options_become_the_deployment_ray_runs(monkeypatch):
+    """Ray validates the options (autoscaling, actor resources) when they are applied; the
+    driver's settings that replicas read from the environment go with them."""
     from localcall.server.ray_serve import RayOptions
     from localcall.server.ray_serve.replica import Replica
+
+    monkeypatch.setenv("LOCALCALL_PROMPT_CACHE_MIB", "0")  # as `--prompt-cache-mib 0` sets it
 
     options = RayOptions(autoscale=(0, 3), replica_cpus=2, replica_gpus=0.5).deployment_options(2, 8, 5.0, 4)
     assert options["autoscaling_config"]["min_replicas"] == 0 and options["autoscaling_config"]["max_replicas"] == 3
@@ -322,6 +325,7 @@ def test_options_become_the_deployment_ray_runs():
     actor = deployment.ray_actor_options
     assert actor["num_cpus"] == 2 and actor["num_gpus"] == 0.5
     assert actor["runtime_env"]["env_vars"]["LOCALCALL_THREADS"] == os.environ.get("LOCALCALL_THREADS", "2")
+    assert actor["runtime_env"]["env_vars"]["LOCALCALL_PROMPT_CACHE_MIB"] == "0"
     assert Replica.options(**RayOptions(replicas=3).deployment_options(1, 8, 5.0)).num_replicas == 3
 
 

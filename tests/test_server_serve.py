@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import time
 
 import httpx2
 import pytest
+from fixtures.waiting import wait_until
 
 from localcall.server.serve import run
 
@@ -102,3 +104,30 @@ def test_serve_batches_four_llama_cpp_requests_by_default():
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert "parallel=4" in output, output
+
+
+@pytest.mark.parametrize("args, logged", [((), "prompt_cache_mib=1024"), (("--prompt-cache-mib", "0"), "prompt_cache_mib=0")])
+def test_serve_keeps_a_prompt_cache_of_the_size_asked(args, logged):
+    """`localcall serve` holds 1024 MiB of slot states in host memory by default
+    (runtime/prompt_cache.py); --prompt-cache-mib sets it, 0 keeps none. The startup line says."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LOCALCALL_PROMPT_CACHE_MIB"}
+    process = subprocess.Popen([sys.executable, "-m", "localcall.cli", "serve", "--port", str(port), "--no-ui", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        wait_until(lambda: process.poll() is not None or _healthy(port))
+        assert process.poll() is None, process.stdout.read()
+        answer = httpx2.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60,
+                             json={**LONG, "stream": False, "max_tokens": 2})
+        assert answer.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert logged in output, output
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False

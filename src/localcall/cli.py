@@ -173,11 +173,17 @@ def serve(
     cache_tokens: Optional[int] = typer.Option(None, "--cache-tokens", min=1, help="KV cache cells the parallel "
                                                "requests of a model share (default: its context; more lets several "
                                                "long requests run at once, at that memory)."),
+    prompt_cache_mib: Optional[int] = typer.Option(None, "--prompt-cache-mib", envvar="LOCALCALL_PROMPT_CACHE_MIB",
+                                                   min=0, help="Host memory (MiB) per model for the KV states that "
+                                                   "leave the parallel slots, restored when their conversation comes "
+                                                   "back (default 1024; 0: none)."),
 ) -> None:
     """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the playground at /."""
     from .server.ui import UiSettings
 
     _use_threads(threads)
+    if prompt_cache_mib is not None:  # read where a batched backend opens (runtime/prompt_cache.py)
+        os.environ["LOCALCALL_PROMPT_CACHE_MIB"] = str(prompt_cache_mib)
 
     _registry(registry)  # a bad registry is reported here, before the server starts
     if no_ui and (bench_dir or ask_approval):

@@ -292,8 +292,10 @@ class ChatModel:
         yield Finished(assembler.result(gen.finish_reason or "stop", usage))
 
     def describe(self) -> dict[str, str]:
+        cache = getattr(self.backend, "prompt_cache", None)  # batched backends only
         return {"name": self.name, "backend": self.backend.name, "format": self.format_name,
                 "engine": self.engine_name, "parallel": str(getattr(self.backend, "slots", 1)),
+                **({"prompt_cache_mib": str(cache.budget >> 20)} if cache is not None else {}),
                 **self.backend.metadata()}
 
 

@@ -11,7 +11,8 @@ the rest. Copying a state is memory bandwidth (23 KB a token for the default mod
 the same tokens is arithmetic (~5 ms a token on these cores).
 
 The store holds at most `budget` bytes, least recently used out first
-($LOCALCALL_PROMPT_CACHE_MIB, default 1024; 0 turns it off). A state whose tokens begin
+(`localcall serve --prompt-cache-mib`, which sets $LOCALCALL_PROMPT_CACHE_MIB; default 1024,
+0 turns it off). A state whose tokens begin
 another's is dropped, since the longer one serves both.
 """
 

@@ -101,7 +101,8 @@ def build(models: Sequence[str] = (), host: str = "127.0.0.1", api_keys: Sequenc
             raise ValueError(f"two --model arguments are both served as {model.name!r}")
         served[model.name] = model
         log.info("serving %s (%s)", model.name, ", ".join(f"{k}={v}" for k, v in model.describe().items()
-                                                            if k in ("backend", "format", "engine", "parallel")))
+                                                            if k in ("backend", "format", "engine", "parallel",
+                                                                     "prompt_cache_mib")))
     server_tools = audit = None
     if tools:
         audit = AuditLog(audit_path)

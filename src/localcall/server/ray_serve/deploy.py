@@ -20,7 +20,8 @@ log = logging.getLogger("localcall.server")
 
 # Environment variables of the driver that every replica gets too (a joined cluster's workers
 # have their own environment otherwise).
-FORWARDED_ENV = ("LOCALCALL_THREADS", "LOCALCALL_MODELS", "LOCALCALL_CACHE", "LOCALCALL_AUDIT_DB")
+FORWARDED_ENV = ("LOCALCALL_THREADS", "LOCALCALL_MODELS", "LOCALCALL_CACHE", "LOCALCALL_AUDIT_DB",
+                 "LOCALCALL_PROMPT_CACHE_MIB")
 
 
 class DeploymentFailed(RuntimeError):
