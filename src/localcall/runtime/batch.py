@@ -20,11 +20,11 @@ the emitting thread keeps up: its work on a token takes a fraction of a millisec
 tens of them); they stay in that slot's cache like any other.
 
 One step of the scheduler: wait briefly (`gather` seconds at most) until every running sequence
-that samples in its own thread has handed in its next tokens; admit prompts into free slots; build one batch: the next tokens
-of every running sequence first, then chunks of the prompts being prefilled in arrival order
-(at most `prefill_chunk` tokens each, `n_batch` in all), so a long prompt never stalls the
-others for more than a chunk; decode; hand each sequence whose tokens are all evaluated its
-logits, or draw its next token and queue it for the next step.
+that samples in its own thread has handed in its next tokens; admit prompts into free slots;
+build one batch: the next tokens of every running sequence first, then chunks of the prompts
+being prefilled in arrival order (at most `prefill_chunk` tokens each, `n_batch` in all), so a
+long prompt never stalls the others for more than a chunk; decode; hand each sequence whose
+tokens are all evaluated its logits, or draw its next token and queue it for the next step.
 
 The cache is shared: its n_ctx cells (the model's context, as for one sequence) hold every
 slot's tokens, so N slots cost the memory of one context, as llama-server's slots do. Each
@@ -160,7 +160,9 @@ class BatchedBackend:
         self._closing = False
         self.steps = 0  # decodes so far, and how many sequences they held: tests read these
         self.sequences_decoded = 0
-        self.prompt_cache = PromptCache(budget_from_environment() if prompt_cache_bytes is None else prompt_cache_bytes)
+        # States leaving the slots, kept in host memory (runtime/prompt_cache.py).
+        self.prompt_cache = PromptCache(budget_from_environment() if prompt_cache_bytes is None
+                                        else prompt_cache_bytes)
         self.room_made = Counter()  # how a full cache was dealt with: "idle evicted", "prompt waited", "sequence ended"
         self._thread = threading.Thread(target=self._loop, name="localcall-batch", daemon=True)
         self._thread.start()
