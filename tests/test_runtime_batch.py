@@ -236,6 +236,32 @@ def test_a_conversation_rotated_out_of_the_slots_is_restored_from_memory(batched
     assert fresh.content == again.content
 
 
+def test_a_saved_state_that_cannot_be_restored_is_evaluated_instead(batched):
+    """llama.cpp refuses a state (here a truncated copy; a full cache does the same) after the
+    slot was emptied for it: the prompt is evaluated in full, also when the slot it went to
+    held part of it before, and answers as it does without the prompt cache."""
+    import ctypes
+
+    backend, cache = batched.backend, batched.backend.prompt_cache
+    budapest = [{"role": "user", "content": "Which river flows through Budapest?"}]
+    vienna = [{"role": "user", "content": "Which river flows through Vienna?"}]
+    fresh = batched.chat(budapest, temperature=0, max_tokens=8)
+    prompt = batched.prepare(budapest).prompt
+    with backend._cond:  # the scheduler is idle; nothing of Budapest stays in a slot or in memory
+        for slot in backend._slots:
+            if slot.tokens[:len(prompt) - 1] == prompt[:-1]:
+                state, size = backend.base.save_sequence(slot.seq)
+                backend._evict(slot)
+        cache.clear()
+    batched.chat(vienna, temperature=0, max_tokens=8)  # a slot shares "Which river flows through" now
+    broken = (ctypes.c_uint8 * (size // 2)).from_buffer_copy(bytes(state)[: size // 2])
+    cache.put(prompt, broken, size // 2)
+    restored = cache.restored
+    again = batched.chat(budapest, temperature=0, max_tokens=8)
+    assert cache.restored == restored
+    assert again.content == fresh.content and again.usage.cached_tokens == 0
+
+
 def test_the_prompt_cache_keeps_its_budget_and_the_longest_states():
     from localcall.runtime.prompt_cache import PromptCache
 

@@ -349,15 +349,15 @@ class BatchedBackend:
         donor = max(self._slots, key=lambda s: reusable_prefix(s.tokens, tokens))
         shared = reusable_prefix(donor.tokens, tokens)
         saved, restorable = self.prompt_cache.best(tokens)
-        if restorable > max(shared, common) and self.base.restore_sequence(slot.seq, saved.state, saved.size):
-            self.base.keep_prefix(slot.seq, restorable)
-            slot.tokens[:] = saved.tokens[:restorable]
-            self.prompt_cache.restored += 1
-            return restorable
-        if restorable > max(shared, common):  # no room to restore: the slot was emptied
-            slot.tokens.clear()
+        if restorable > max(shared, common):
+            if self.base.restore_sequence(slot.seq, saved.state, saved.size):
+                self.base.keep_prefix(slot.seq, restorable)
+                slot.tokens[:] = saved.tokens[:restorable]
+                self.prompt_cache.restored += 1
+                return restorable
+            slot.tokens.clear()  # refused (no room): the slot was emptied, its own prefix too
             common = 0
-        if shared > common:
+        if shared > common and donor is not slot:
             self.base.share_prefix(donor.seq, slot.seq, shared)
             slot.tokens[:] = donor.tokens[:shared]
             return shared
