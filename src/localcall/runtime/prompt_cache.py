@@ -12,8 +12,8 @@ the same tokens is arithmetic (~5 ms a token on these cores).
 
 The store holds at most `budget` bytes, least recently used out first
 (`localcall serve --prompt-cache-mib`, which sets $LOCALCALL_PROMPT_CACHE_MIB; default 1024,
-0 turns it off). A state whose tokens begin
-another's is dropped, since the longer one serves both.
+0 turns it off). A state whose tokens begin another's is dropped, since the longer one serves
+both.
 """
 
 from __future__ import annotations
