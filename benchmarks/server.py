@@ -203,6 +203,20 @@ def load_run(url: str, clients: int, requests: int, tokens: int, kind: str) -> d
 class ServerProcess:
     url: str
     llama_server: bool  # llama.cpp's own, which leaves this model's tools out (see the docstring)
+    pid: int  # the server process, whose CPU time each run reads (cpu_seconds)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time a process has used so far, all its threads, user and system (Linux /proc;
+    None elsewhere). On a machine whose cores the decode fills, CPU time per token shows the
+    per-token cost of each server far more steadily than tokens/s, which the machine's other
+    tenants move by ±15 % from run to run."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _free_port() -> int:
@@ -232,7 +246,7 @@ def server_process(command: list[str], port: int, log_path: str = os.devnull, ll
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{' '.join(command)} did not become healthy in 300 s")
             time.sleep(0.5)
-        yield ServerProcess(url, llama)
+        yield ServerProcess(url, llama, process.pid)
     finally:
         process.terminate()
         process.wait(30)
@@ -281,35 +295,59 @@ def batching(parallel: int, levels: list[int], requests: int, tokens: int, ancho
                 runs: dict[str, list[dict]] = {name: [] for name in sides}
                 for r in range(rounds):  # interleaved, in a rotating order: drift hits every side alike
                     for name in sides[r % len(sides):] + sides[:r % len(sides)]:
-                        runs[name].append(load_run(servers[name].url, clients, max(requests, clients), tokens, kind))
+                        runs[name].append(measured(servers[name], clients, max(requests, clients), tokens, kind))
                 for name, done in runs.items():
                     figures.setdefault(kind, {}).setdefault(name, {})[clients] = _median_run(done)
     return figures
 
 
+def measured(server: ServerProcess, clients: int, requests: int, tokens: int, kind: str) -> dict:
+    """load_run, and the server's CPU milliseconds per completion token over it."""
+    before = cpu_seconds(server.pid)
+    run = load_run(server.url, clients, requests, tokens, kind)
+    after = cpu_seconds(server.pid)
+    if before is not None and after is not None and run["tokens"]:
+        run["cpu_ms_per_token"] = 1000 * (after - before) / run["tokens"]
+    return run
+
+
 def _median_run(runs: list[dict]) -> dict:
-    merged = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "errors"}
+    merged = {key: statistics.median(run[key] for run in runs) for key in runs[0]
+              if key != "errors" and all(key in run for run in runs)}
     return {**merged, "rounds_tok_s": [run["tok_s"] for run in runs],
             "errors": [error for run in runs for error in run["errors"]]}
 
 
+def _ratios(ours: dict, other: dict) -> list[float]:
+    """The round-by-round ratios of tokens/s (each round ran both back to back), sorted."""
+    return sorted(a / b for a, b in zip(ours["rounds_tok_s"], other["rounds_tok_s"]))
+
+
 def _ratio(ours: dict, other: dict) -> float:
-    """The median of the round-by-round ratios of tokens/s (each round ran both back to back)."""
-    return statistics.median(a / b for a, b in zip(ours["rounds_tok_s"], other["rounds_tok_s"]))
+    return statistics.median(_ratios(ours, other))
 
 
 def print_batching(figures: dict, levels: list[int]) -> None:
     for kind, sides in figures.items():
-        print(f"\n{kind}: completion tok/s (x of 1 client) | p50 / p95 latency s | p50 first token s")
+        print(f"\n{kind}: completion tok/s (x of 1 client) | p50 / p95 latency s | p50 first token s | server CPU "
+              f"ms per token; ratios: median of the rounds [lowest-highest]")
         names = list(sides)
         for clients in levels:
             cells = []
             for name in names:
                 f, one = sides[name][clients], sides[name][levels[0]]
+                cpu = f" {f['cpu_ms_per_token']:5.1f} ms cpu/tok" if "cpu_ms_per_token" in f else ""
                 cells.append(f"{name} {f['tok_s']:6.1f} (x{f['tok_s'] / one['tok_s']:.2f}) "
-                             f"{f['p50_s']:5.2f}/{f['p95_s']:5.2f} {f['ttft_p50_s']:5.2f}")
-            ratios = [f"{names[1]}/{other} x{_ratio(sides[names[1]][clients], sides[other][clients]):.2f}"
-                      for other in names if other != names[1]]
+                             f"{f['p50_s']:5.2f}/{f['p95_s']:5.2f} {f['ttft_p50_s']:5.2f}{cpu}")
+            ours, ratios = sides[names[1]][clients], []
+            for other in names:
+                if other == names[1]:
+                    continue
+                spread = _ratios(ours, sides[other][clients])
+                ratios.append(f"{names[1]}/{other} x{statistics.median(spread):.2f} "
+                              f"[x{spread[0]:.2f}-x{spread[-1]:.2f}]")
+                if "cpu_ms_per_token" in ours and "cpu_ms_per_token" in sides[other][clients]:
+                    ratios.append(f"cpu/tok x{ours['cpu_ms_per_token'] / sides[other][clients]['cpu_ms_per_token']:.2f}")
             errors = {name: len(sides[name][clients]["errors"]) for name in names if sides[name][clients]["errors"]}
             print(f"{clients:>2} clients  " + "  |  ".join(cells) + "  |  " + "  ".join(ratios)
                   + (f"  FAILED REQUESTS {errors}" if errors else ""))
