@@ -12,7 +12,9 @@
   completion tokens/s, p50/p95 latency and time to first token with 1, 2, 4, 8 clients, the
   servers interleaved level by level, each a server process of its own (the client's threads
   share no interpreter with any side); with `--llama-server BIN`, also llama.cpp's own server
-  on the same GGUF with as many slots (`-np N`), the anchor.
+  on the same GGUF with as many slots (`-np N`), the anchor. Each run also reads each server
+  process's CPU time (/proc), so the figures give CPU milliseconds per completion token, and
+  the ratios show the spread of the rounds, not only their median.
 
     python benchmarks/server.py --only-batching --clients 1,2,4 --batch-requests 8   # bounded
     python benchmarks/server.py --only-batching --clients 1,2,4,8 --batch-requests 16 \
