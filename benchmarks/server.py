@@ -325,10 +325,6 @@ def _ratios(ours: dict, other: dict) -> list[float]:
     return sorted(a / b for a, b in zip(ours["rounds_tok_s"], other["rounds_tok_s"]))
 
 
-def _ratio(ours: dict, other: dict) -> float:
-    return statistics.median(_ratios(ours, other))
-
-
 def print_batching(figures: dict, levels: list[int]) -> None:
     for kind, sides in figures.items():
         print(f"\n{kind}: completion tok/s (x of 1 client) | p50 / p95 latency s | p50 first token s | server CPU "
