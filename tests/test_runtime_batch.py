@@ -342,13 +342,22 @@ def crowded(registry):
 
 def test_slots_share_one_cache_and_a_full_one_ends_the_longest_sequence(crowded):
     budget = 300  # two of these cannot fit in 512 cells together; one alone can
+    cities = ["Oslo", "Lima", "Cairo"]
+    all_finished = threading.Barrier(len(cities), timeout=600)
 
     def story(city):
-        return crowded.chat([{"role": "user", "content": f"Tell me a story about {city}."}],
-                            response_format=NEVER_ENDS, temperature=0, max_tokens=budget)
+        # Each stream is held open after its Finished until all three have one, so an ended
+        # sequence keeps its lease while the others go on (as a slow consumer keeps it): the
+        # cells of a sequence ended for room must be freed by the scheduler, not by that lease.
+        events = crowded.stream([{"role": "user", "content": f"Tell me a story about {city}."}],
+                                response_format=NEVER_ENDS, temperature=0, max_tokens=budget)
+        with contextlib.closing(events):
+            result = next(event.result for event in events if isinstance(event, Finished))
+            all_finished.wait()
+        return result
 
     ended = crowded.backend.room_made["sequence ended"]
-    results = concurrently(story, ["Oslo", "Lima", "Cairo"])
+    results = concurrently(story, cities)
     assert crowded.backend.room_made["sequence ended"] - ended == 2
     for result in results:
         assert result.finish_reason == "length" and result.errors == []

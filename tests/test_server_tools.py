@@ -190,10 +190,12 @@ def test_client_leaving_during_a_server_tool_frees_its_place(tools_server):
     queue = tools_server.app.state.catalog.get(MODEL)
     LOOKUP_STARTED.clear()
     # Streamed, so the response begins at once; the client hangs up while the tool runs.
+    # Greedy, with room for the call's markup and a 20-character query spelled a character a
+    # token: drawn at random within 32 tokens, the call was once cut short (finish "length").
     with httpx2.stream("POST", tools_server.url + "/v1/chat/completions", timeout=60,
                        headers={"Authorization": f"Bearer {KEYS['alice']}"},
-                       json={"model": MODEL, "messages": ASK, "tool_choice": named("slow_lookup"), "max_tokens": 32,
-                             "stream": True}) as response:
+                       json={"model": MODEL, "messages": ASK, "tool_choice": named("slow_lookup"), "max_tokens": 64,
+                             "temperature": 0, "stream": True}) as response:
         assert response.status_code == 200
         assert LOOKUP_STARTED.wait(60), "the server never ran slow_lookup"
     # A leaked place never frees; the bound only keeps a failure from hanging the suite (the

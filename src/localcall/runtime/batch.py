@@ -32,7 +32,8 @@ sequence may grow to n_ctx while the others leave room. When a batch finds no ce
 (CacheFull), the scheduler makes room, cheapest first: the caches idle slots keep for prefix
 reuse go; then, while other sequences run, the newest prompt in the batch gives its cells back
 and waits until a generation ends; last, the running sequence holding the most tokens ends
-with finish_reason "length". Nothing is lost but those cached tokens and that one ending.
+with finish_reason "length", its cells freed at once. Nothing is lost but those cached tokens
+and that one ending.
 
 The prefix cache: a prompt goes to the free slot whose cache shares the longest prefix with
 it (least recently used among equals); when another slot, free or busy, holds a longer one,
@@ -384,7 +385,11 @@ class BatchedBackend:
             return
         running = [work for work, _ in parts if not work.prefill]
         if running:
-            self._finish(max(running, key=lambda w: len(w.sequence.slot.tokens)), error=CacheFull(str(full)))
+            longest = max(running, key=lambda w: len(w.sequence.slot.tokens))
+            # Its cells go now, not when its lease ends: the retry that follows this call may
+            # come first, and would find the cache as full as before and end another sequence.
+            self._evict(longest.sequence.slot)
+            self._finish(longest, error=CacheFull(str(full)))
             self.room_made["sequence ended"] += 1
         else:  # one prompt alone, every other cell freed: it is larger than the cache
             self._finish(prompts[0], error=full)
