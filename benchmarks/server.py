@@ -13,8 +13,9 @@
   servers interleaved level by level, each a server process of its own (the client's threads
   share no interpreter with any side); with `--llama-server BIN`, also llama.cpp's own server
   on the same GGUF with as many slots (`-np N`), the anchor. Each run also reads each server
-  process's CPU time (/proc), so the figures give CPU milliseconds per completion token, and
-  the ratios show the spread of the rounds, not only their median.
+  process's CPU time (/proc), so the figures give CPU milliseconds per completion token, in
+  all and per thread (the decode's threads against the Python around them: event loop,
+  emitting threads), and the ratios show the spread of the rounds, not only their median.
 
     python benchmarks/server.py --only-batching --clients 1,2,4 --batch-requests 8   # bounded
     python benchmarks/server.py --only-batching --clients 1,2,4,8 --batch-requests 16 \
@@ -221,6 +222,62 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
+class ThreadCPU:
+    """Each thread's CPU time over a run, from /proc/PID/task/*/schedstat: nanoseconds on a
+    CPU, exact, where /proc's clock ticks miss a thread's short bursts (a thread that emits a
+    token in 0.1 ms is rarely on the CPU at a tick). Read every 50 ms from a thread of the
+    benchmark, so threads that end during the run (ours: one per request) count up to their
+    last reading. Threads are named by the OS name they carry (ours are named for the OS by
+    `localcall_server`; the main thread is "main"); two of one name stay apart (name, name#2,
+    by start order), more are summed (one per request)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.start = self._read()
+        self.last = dict(self.start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> dict[int, tuple[str, float]]:
+        seen = {}
+        try:
+            tids = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return seen
+        for tid in tids:
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/comm") as f:
+                    name = "main" if int(tid) == self.pid else f.read().strip()
+                with open(f"/proc/{self.pid}/task/{tid}/schedstat") as f:
+                    seen[int(tid)] = (name, int(f.read().split()[0]) / 1e9)
+            except OSError:  # the thread ended between listing and reading
+                continue
+        return seen
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.last.update(self._read())
+
+    def stop(self) -> dict[str, float]:
+        """Seconds of CPU per thread (named as above) since the start."""
+        self._stop.set()
+        self._thread.join()
+        self.last.update(self._read())
+        by_name: dict[str, list[tuple[int, float]]] = {}
+        for tid, (name, seconds) in sorted(self.last.items()):
+            spent = seconds - self.start.get(tid, (name, 0.0))[1]
+            by_name.setdefault(name, []).append((tid, spent))
+        out = {}
+        for name, threads in by_name.items():
+            if len(threads) <= 2:
+                for k, (_, spent) in enumerate(threads):
+                    out[name if k == 0 else f"{name}#{k + 1}"] = spent
+            else:
+                out[f"{name} (x{len(threads)})"] = sum(spent for _, spent in threads)
+        return out
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -255,10 +312,22 @@ def server_process(command: list[str], port: int, log_path: str = os.devnull, ll
         log.close()
 
 
+# Gives each Python thread of the server its name for the OS (Linux prctl PR_SET_NAME, 15
+# bytes), so ThreadCPU can tell the scheduler ("localcall-batch") from the emitting threads
+# ("localcall-gener..."); the decode's worker threads, started by the scheduler, inherit its
+# name. Nothing else changes in the server.
+_NAME_THREADS = ("import ctypes, threading\n"
+                 "_prctl, _start = ctypes.CDLL(None).prctl, threading.Thread._bootstrap_inner\n"
+                 "def _named(self):\n"
+                 "    _prctl(15, self.name.encode()[:15], 0, 0, 0)\n"
+                 "    _start(self)\n"
+                 "threading.Thread._bootstrap_inner = _named\n")
+
+
 def localcall_server(parallel: int):
     """`localcall serve --parallel N` on the default model (no playground, a deep queue)."""
     port = _free_port()
-    code = ("from localcall.server.serve import run; "
+    code = (_NAME_THREADS + "from localcall.server.serve import run\n"
             f"run(port={port}, parallel={parallel}, max_waiting=64, request_timeout=900, ui=None)")
     return server_process([sys.executable, "-c", code], port)
 
@@ -304,18 +373,26 @@ def batching(parallel: int, levels: list[int], requests: int, tokens: int, ancho
 
 
 def measured(server: ServerProcess, clients: int, requests: int, tokens: int, kind: str) -> dict:
-    """load_run, and the server's CPU milliseconds per completion token over it."""
+    """load_run, and the server's CPU milliseconds per completion token over it: in all, and
+    per thread (`threads_ms_per_token`, ThreadCPU)."""
     before = cpu_seconds(server.pid)
+    threads = ThreadCPU(server.pid)
     run = load_run(server.url, clients, requests, tokens, kind)
+    per_thread = threads.stop()
     after = cpu_seconds(server.pid)
     if before is not None and after is not None and run["tokens"]:
         run["cpu_ms_per_token"] = 1000 * (after - before) / run["tokens"]
+        run["threads_ms_per_token"] = {name: 1000 * spent / run["tokens"] for name, spent in per_thread.items()}
     return run
 
 
 def _median_run(runs: list[dict]) -> dict:
     merged = {key: statistics.median(run[key] for run in runs) for key in runs[0]
-              if key != "errors" and all(key in run for run in runs)}
+              if key not in ("errors", "threads_ms_per_token") and all(key in run for run in runs)}
+    if all("threads_ms_per_token" in run for run in runs):
+        merged["threads_ms_per_token"] = {
+            name: statistics.median(run["threads_ms_per_token"].get(name, 0.0) for run in runs)
+            for name in runs[0]["threads_ms_per_token"]}
     return {**merged, "rounds_tok_s": [run["tok_s"] for run in runs],
             "errors": [error for run in runs for error in run["errors"]]}
 
@@ -349,6 +426,12 @@ def print_batching(figures: dict, levels: list[int]) -> None:
             errors = {name: len(sides[name][clients]["errors"]) for name in names if sides[name][clients]["errors"]}
             print(f"{clients:>2} clients  " + "  |  ".join(cells) + "  |  " + "  ".join(ratios)
                   + (f"  FAILED REQUESTS {errors}" if errors else ""))
+            for name in names:
+                threads = sides[name][clients].get("threads_ms_per_token", {})
+                busy = sorted(((ms, thread) for thread, ms in threads.items() if ms >= 0.01), reverse=True)
+                if busy:
+                    print(f"{'':12}{name} CPU ms per token by thread: "
+                          + ", ".join(f"{thread} {ms:.2f}" for ms, thread in busy))
 
 
 def main() -> None:
