@@ -229,7 +229,7 @@ class ThreadCPU:
     benchmark, so threads that end during the run (ours: one per request) count up to their
     last reading. Threads are named by the OS name they carry (ours are named for the OS by
     `localcall_server`; the main thread is "main"); two of one name stay apart (name, name#2,
-    by start order), more are summed (one per request)."""
+    by start order), more are summed as "name (all)" (one per request)."""
 
     def __init__(self, pid: int):
         self.pid = pid
@@ -274,7 +274,7 @@ class ThreadCPU:
                 for k, (_, spent) in enumerate(threads):
                     out[name if k == 0 else f"{name}#{k + 1}"] = spent
             else:
-                out[f"{name} (x{len(threads)})"] = sum(spent for _, spent in threads)
+                out[f"{name} (all)"] = sum(spent for _, spent in threads)  # no count: it moves between rounds
         return out
 
 
