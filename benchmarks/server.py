@@ -266,7 +266,7 @@ class ThreadCPU:
         self.last.update(self._read())
         by_name: dict[str, list[tuple[int, float]]] = {}
         for tid, (name, seconds) in sorted(self.last.items()):
-            spent = seconds - self.start.get(tid, (name, 0.0))[1]
+            spent = seconds - (self.start[tid][1] if tid in self.start else 0.0)
             by_name.setdefault(name, []).append((tid, spent))
         out = {}
         for name, threads in by_name.items():

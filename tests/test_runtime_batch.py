@@ -352,7 +352,11 @@ def test_slots_share_one_cache_and_a_full_one_ends_the_longest_sequence(crowded)
         events = crowded.stream([{"role": "user", "content": f"Tell me a story about {city}."}],
                                 response_format=NEVER_ENDS, temperature=0, max_tokens=budget)
         with contextlib.closing(events):
-            result = next(event.result for event in events if isinstance(event, Finished))
+            try:
+                result = next(event.result for event in events if isinstance(event, Finished))
+            except BaseException:
+                all_finished.abort()  # the others fail at once instead of waiting out the timeout
+                raise
             all_finished.wait()
         return result
 
